@@ -1,0 +1,50 @@
+# Two commands: `make run` starts the service, `make test` installs and tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 7071
+
+.PHONY: install run emulator test lint typecheck unit bench clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+install: $(INSTALLED) $(CHECKOV)
+
+run: $(INSTALLED)
+	$(BIN)/python -m agents_core serve --host $(HOST) --port $(PORT)
+
+emulator: $(INSTALLED)
+	$(BIN)/python -m agents_core emulator --host $(HOST) --port 8080
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+unit: $(INSTALLED) $(CHECKOV)
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache

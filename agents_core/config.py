@@ -1,0 +1,378 @@
+"""Settings and the agent registry.
+
+`Settings` is read once from the environment (and `.env`); `load_registry`
+turns it, plus the optional LiteLLM-proxy style YAML named by
+`AGENTS_CONFIG`, into an `AgentRegistry` that maps the `model` of a request
+to an `AgentSpec`: where the agent lives, its id and how to authenticate.
+
+This is the only module that reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "MODEL_PREFIX",
+    "AgentRegistry",
+    "AgentSpec",
+    "ConfigError",
+    "Credential",
+    "Platform",
+    "Settings",
+    "load_registry",
+    "load_settings",
+]
+
+MODEL_PREFIX = "azure_ai/agents/"
+ENV_REFERENCE = "os.environ/"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names the entry and the field."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the adapter, read from the environment or `.env`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    project_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AZURE_AI_PROJECT_ENDPOINT", "project_endpoint"),
+    )
+    agents_config: Path | None = Field(
+        default=None, validation_alias=AliasChoices("AGENTS_CONFIG", "agents_config")
+    )
+    api_version: str = Field(
+        default="v1",
+        validation_alias=AliasChoices("AZURE_AI_AGENTS_API_VERSION", "api_version"),
+    )
+    managed_identity_client_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "AZURE_MANAGED_IDENTITY_CLIENT_ID", "managed_identity_client_id"
+        ),
+    )
+    gateway_api_keys: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("GATEWAY_API_KEYS", "gateway_api_keys"),
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        validation_alias=AliasChoices("MAX_BODY_BYTES", "max_body_bytes"),
+    )
+    max_messages: int = Field(
+        default=256, gt=0, validation_alias=AliasChoices("MAX_MESSAGES", "max_messages")
+    )
+    upstream_connect_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("UPSTREAM_CONNECT_TIMEOUT", "upstream_connect_timeout"),
+    )
+    upstream_read_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        validation_alias=AliasChoices("UPSTREAM_READ_TIMEOUT", "upstream_read_timeout"),
+    )
+    retry_deadline: float = Field(
+        default=20.0,
+        ge=0,
+        validation_alias=AliasChoices("UPSTREAM_RETRY_DEADLINE", "retry_deadline"),
+    )
+    completion_deadline: float = Field(
+        default=220.0,
+        gt=0,
+        validation_alias=AliasChoices("COMPLETION_DEADLINE", "completion_deadline"),
+    )
+    stream_deadline: float = Field(
+        default=600.0,
+        gt=0,
+        validation_alias=AliasChoices("STREAM_DEADLINE", "stream_deadline"),
+    )
+    heartbeat_interval: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias=AliasChoices("HEARTBEAT_INTERVAL", "heartbeat_interval"),
+    )
+
+    @field_validator("project_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else check_endpoint(value)
+
+
+class Platform(BaseSettings):
+    """What the hosting platform tells us through its own environment variables.
+
+    These are set by Azure (App Service / Functions, AKS workload identity) or
+    by the operator for azure-identity; the adapter only reads them.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    identity_endpoint: str | None = Field(default=None, validation_alias="IDENTITY_ENDPOINT")
+    msi_endpoint: str | None = Field(default=None, validation_alias="MSI_ENDPOINT")
+    website_instance_id: str | None = Field(default=None, validation_alias="WEBSITE_INSTANCE_ID")
+    azure_tenant_id: str | None = Field(default=None, validation_alias="AZURE_TENANT_ID")
+    azure_client_id: str | None = Field(default=None, validation_alias="AZURE_CLIENT_ID")
+    azure_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="AZURE_CLIENT_SECRET"
+    )
+    azure_client_certificate_path: str | None = Field(
+        default=None, validation_alias="AZURE_CLIENT_CERTIFICATE_PATH"
+    )
+    azure_federated_token_file: str | None = Field(
+        default=None, validation_alias="AZURE_FEDERATED_TOKEN_FILE"
+    )
+    easy_auth_enabled: bool = Field(default=False, validation_alias="WEBSITE_AUTH_ENABLED")
+
+    @property
+    def has_managed_identity(self) -> bool:
+        return bool(self.identity_endpoint or self.msi_endpoint)
+
+    @property
+    def in_azure(self) -> bool:
+        return bool(self.website_instance_id or self.has_managed_identity)
+
+    @property
+    def has_service_principal_env(self) -> bool:
+        return bool(
+            self.azure_tenant_id
+            and self.azure_client_id
+            and (self.azure_client_secret or self.azure_client_certificate_path)
+        )
+
+    @property
+    def has_workload_identity(self) -> bool:
+        return bool(self.azure_federated_token_file and self.azure_client_id)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build `Settings`, turning validation errors into a `ConfigError` without echoing values."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def check_endpoint(url: str) -> str:
+    """Return `url` without a trailing slash if it is https (or http on loopback)."""
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"{url!r} is not an absolute URL")
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return url
+    raise ValueError("endpoint must use https:// (plain http is allowed only on loopback)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Credential:
+    """How to obtain a Bearer token for an agent's project.
+
+    `kind` is `token` (a static Entra token, LiteLLM's `api_key`),
+    `client_secret` (a service principal), `passthrough` (the caller's own
+    token) or `default` (managed identity, then environment, then developer
+    credentials).
+    """
+
+    kind: Literal["token", "client_secret", "passthrough", "default"]
+    token: SecretStr | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+
+    def describe(self) -> str:
+        """A human description that never contains a secret."""
+        if self.kind == "token":
+            return "static token (api_key)"
+        if self.kind == "client_secret":
+            return f"service principal {self.client_id} in tenant {self.tenant_id}"
+        if self.kind == "passthrough":
+            return "caller's token (passthrough)"
+        return "managed identity / environment / developer credential chain"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One callable agent: `alias` is the `model` name clients use."""
+
+    alias: str
+    agent_id: str
+    endpoint: str
+    credential: Credential = field(default_factory=lambda: Credential("default"))
+
+
+@dataclass(frozen=True)
+class AgentRegistry:
+    """Resolves request `model` names to agents."""
+
+    agents: Mapping[str, AgentSpec]
+    default_endpoint: str | None = None
+    default_credential: Credential = field(default_factory=lambda: Credential("default"))
+
+    def resolve(self, model: str) -> AgentSpec | None:
+        """The agent for `model`: an alias, or `azure_ai/agents/<id>` on the default endpoint."""
+        spec = self.agents.get(model)
+        if spec is not None:
+            return spec
+        if not model.startswith(MODEL_PREFIX):
+            return None
+        agent_id = model.removeprefix(MODEL_PREFIX)
+        if not agent_id or "/" in agent_id:
+            return None
+        for candidate in self.agents.values():
+            if candidate.agent_id == agent_id:
+                return candidate
+        if self.default_endpoint is None:
+            return None
+        return AgentSpec(model, agent_id, self.default_endpoint, self.default_credential)
+
+    def aliases(self) -> list[str]:
+        """Names listed by `/v1/models`, in configuration order."""
+        return list(self.agents)
+
+
+def load_registry(settings: Settings, environ: Mapping[str, str] | None = None) -> AgentRegistry:
+    """Build the registry from `settings` and the YAML file it names, if any."""
+    env = os.environ if environ is None else environ
+    agents: dict[str, AgentSpec] = {}
+    if settings.agents_config is not None:
+        agents = _read_model_list(settings.agents_config, settings.project_endpoint, env)
+    return AgentRegistry(agents=agents, default_endpoint=settings.project_endpoint)
+
+
+def _read_model_list(
+    path: Path, default_endpoint: str | None, env: Mapping[str, str]
+) -> dict[str, AgentSpec]:
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"AGENTS_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"AGENTS_CONFIG: {path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("model_list"), list):
+        raise ConfigError(f"AGENTS_CONFIG: {path} must contain a `model_list` list")
+    agents: dict[str, AgentSpec] = {}
+    for index, entry in enumerate(document["model_list"]):
+        spec = _read_entry(index, entry, default_endpoint, env)
+        if spec is None:
+            continue
+        if spec.alias in agents:
+            raise ConfigError(f"model_list[{index}].model_name: duplicate name {spec.alias!r}")
+        agents[spec.alias] = spec
+    return agents
+
+
+def _read_entry(
+    index: int, entry: Any, default_endpoint: str | None, env: Mapping[str, str]
+) -> AgentSpec | None:
+    where = f"model_list[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be a mapping with model_name and litellm_params")
+    name = entry.get("model_name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}.model_name: required, a non-empty string")
+    where = f"model_list[{index}] ({name})"
+    params = entry.get("litellm_params")
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}.litellm_params: required, a mapping")
+
+    def value(key: str) -> str | None:
+        raw = params.get(key)
+        if raw is None:
+            return None
+        if not isinstance(raw, str | int | float):
+            raise ConfigError(f"{where}.litellm_params.{key}: must be a string")
+        text = str(raw).strip()
+        if text.startswith(ENV_REFERENCE):
+            variable = text.removeprefix(ENV_REFERENCE)
+            resolved = env.get(variable)
+            if not resolved:
+                raise ConfigError(
+                    f"{where}.litellm_params.{key}: environment variable {variable} is not set"
+                )
+            return resolved
+        return text or None
+
+    model = value("model")
+    if model is None:
+        raise ConfigError(f"{where}.litellm_params.model: required")
+    if not model.startswith(MODEL_PREFIX):
+        return None  # another LiteLLM provider in a shared file: not ours to serve
+    agent_id = model.removeprefix(MODEL_PREFIX)
+    if not agent_id or "/" in agent_id:
+        raise ConfigError(f"{where}.litellm_params.model: expected azure_ai/agents/<AGENT_ID>")
+    endpoint = value("api_base") or default_endpoint
+    if endpoint is None:
+        raise ConfigError(
+            f"{where}.litellm_params.api_base: required (or set AZURE_AI_PROJECT_ENDPOINT)"
+        )
+    try:
+        endpoint = check_endpoint(endpoint)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.litellm_params.api_base: {exc}") from None
+    return AgentSpec(
+        alias=name.strip(),
+        agent_id=agent_id,
+        endpoint=endpoint,
+        credential=_read_credential(where, value),
+    )
+
+
+def _read_credential(where: str, value: Any) -> Credential:
+    auth = value("auth")
+    api_key = value("api_key")
+    secret_fields = {key: value(key) for key in ("tenant_id", "client_id", "client_secret")}
+    if auth is not None and auth != "passthrough":
+        raise ConfigError(f"{where}.litellm_params.auth: only 'passthrough' is supported")
+    if auth == "passthrough":
+        if api_key or any(secret_fields.values()):
+            raise ConfigError(
+                f"{where}.litellm_params.auth: passthrough cannot be combined with api_key "
+                "or client credentials"
+            )
+        return Credential("passthrough")
+    if api_key is not None:
+        return Credential("token", token=SecretStr(api_key))
+    if any(secret_fields.values()):
+        missing = [key for key, given in secret_fields.items() if not given]
+        if missing:
+            raise ConfigError(
+                f"{where}.litellm_params.{missing[0]}: required with "
+                + ", ".join(key for key in secret_fields if key not in missing)
+            )
+        return Credential(
+            "client_secret",
+            tenant_id=secret_fields["tenant_id"],
+            client_id=secret_fields["client_id"],
+            client_secret=SecretStr(secret_fields["client_secret"] or ""),
+        )
+    return Credential("default")

@@ -1,0 +1,112 @@
+"""The process-wide objects every request shares, built once from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from agents_core.auth import GatewayKeys, TokenBroker
+from agents_core.config import (
+    AgentRegistry,
+    AgentSpec,
+    ConfigError,
+    Platform,
+    Settings,
+    load_registry,
+    load_settings,
+)
+from agents_core.errors import NotFound
+from agents_core.foundry import FoundryClient, Project
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("agents_core")
+
+
+@dataclass
+class Runtime:
+    """Settings, agent registry, the one pooled HTTP client and the token broker."""
+
+    settings: Settings
+    platform: Platform
+    registry: AgentRegistry
+    http: httpx.AsyncClient
+    foundry: FoundryClient
+    tokens: TokenBroker
+    keys: GatewayKeys
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings | None = None,
+        platform: Platform | None = None,
+        registry: AgentRegistry | None = None,
+    ) -> Runtime:
+        """Everything from settings; raises `ConfigError` with a message naming the field."""
+        settings = settings or load_settings()
+        platform = platform or Platform()
+        registry = registry or load_registry(settings)
+        try:
+            keys = GatewayKeys(settings.gateway_api_keys.get_secret_value())
+        except ValueError:
+            raise ConfigError("GATEWAY_API_KEYS: a sha256: entry is not valid hex") from None
+        timeout = httpx.Timeout(
+            settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
+        )
+        http = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+            headers={"User-Agent": "foundry-agents-adapter/1.0"},
+            follow_redirects=False,
+        )
+        return cls(
+            settings=settings,
+            platform=platform,
+            registry=registry,
+            http=http,
+            foundry=FoundryClient(http, settings.api_version, settings.retry_deadline),
+            tokens=TokenBroker(settings, platform),
+            keys=keys,
+        )
+
+    def agent(self, model: str) -> AgentSpec:
+        """The agent a request's `model` names, or a 404 the caller can act on."""
+        spec = self.registry.resolve(model)
+        if spec is None:
+            known = ", ".join(self.registry.aliases()[:20]) or "none configured"
+            hint = (
+                "use 'azure_ai/agents/<AGENT_ID>' or a configured name"
+                if self.registry.default_endpoint
+                else "configure it in AGENTS_CONFIG or set AZURE_AI_PROJECT_ENDPOINT"
+            )
+            raise NotFound(
+                f"the model '{model}' does not exist: {hint} (configured: {known})",
+                code="model_not_found",
+                param="model",
+            )
+        return spec
+
+    async def project(self, agent: AgentSpec, headers: Mapping[str, str]) -> Project:
+        """Endpoint and a fresh-enough token for `agent`."""
+        token = await self.tokens.token(agent.credential, headers)
+        return Project(agent.endpoint, token, self.tokens.describe(agent.credential))
+
+    def describe(self) -> list[str]:
+        """One line per configured agent and the credential kind it uses (no secrets)."""
+        lines = [
+            f"{spec.alias} -> {spec.agent_id} at {spec.endpoint} "
+            f"({self.tokens.describe(spec.credential)})"
+            for spec in self.registry.agents.values()
+        ]
+        if self.registry.default_endpoint:
+            lines.append(
+                f"azure_ai/agents/<AGENT_ID> -> {self.registry.default_endpoint} "
+                f"({self.tokens.describe(self.registry.default_credential)})"
+            )
+        return lines
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

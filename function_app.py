@@ -1,0 +1,30 @@
+"""Azure Functions entry point: the adapter's handlers as HTTP triggers.
+
+Importing the FastAPI HTTP extension switches the app to streamed
+responses; every route therefore takes its `Request` and returns a Starlette
+`Response`. Wiring only: the logic lives in `agents_core`.
+"""
+
+import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+from agents_core.http import Handlers
+from agents_core.runtime import Runtime
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+handlers = Handlers(Runtime.build)
+
+
+@app.route(route="v1/chat/completions", methods=["POST"])
+async def chat_completions(req: Request) -> Response:
+    return await handlers.chat_completions(req)
+
+
+@app.route(route="v1/models", methods=["GET"])
+async def list_models(req: Request) -> Response:
+    return await handlers.list_models(req)
+
+
+@app.route(route="v1/models/{*model}", methods=["GET"])
+async def get_model(req: Request) -> Response:
+    return await handlers.get_model(req)

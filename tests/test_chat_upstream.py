@@ -1,0 +1,341 @@
+"""Chat completions through the running adapter, upstream faked with pytest-httpserver.
+
+These pin the exact upstream requests (method, path, api-version, Bearer,
+body) and count them: a completion is exactly one upstream request.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from fakes import ENDPOINT_PATH, frame, json_body, run_events, run_object, sse_response
+
+TOKEN = "static-entra-token-value"  # noqa: S105 - a test value
+RUNS = f"{ENDPOINT_PATH}/threads/runs"
+
+
+@pytest.fixture
+def base_url(httpserver: HTTPServer, start_adapter: Any, tmp_path: Path, monkeypatch: Any) -> str:
+    monkeypatch.setenv("TEST_FOUNDRY_TOKEN", TOKEN)
+    config = tmp_path / "agents.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: helper\n"
+        "    litellm_params:\n"
+        "      model: azure_ai/agents/asst_test\n"
+        f"      api_base: {httpserver.url_for(ENDPOINT_PATH)}\n"
+        "      api_key: os.environ/TEST_FOUNDRY_TOKEN\n"
+    )
+    return str(start_adapter(agents_config=config))
+
+
+@pytest.fixture
+def client(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+
+
+def expect_run(httpserver: HTTPServer, path: str = RUNS, **events: Any) -> None:
+    httpserver.expect_request(
+        path,
+        method="POST",
+        query_string={"api-version": "v1"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ).respond_with_handler(lambda request: sse_response(run_events(**events)))
+
+
+def upstream_bodies(httpserver: HTTPServer) -> list[dict[str, Any]]:
+    return [json_body(request) for request, _ in httpserver.log]
+
+
+def test_completion_on_a_new_thread_is_one_upstream_request(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    expect_run(httpserver, texts=["Hello", ", ", "Ada!"])
+    raw = client.chat.completions.with_raw_response.create(
+        model="helper",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi, I am Ada"},
+        ],
+        temperature=0.2,
+        top_p=0.9,
+        max_tokens=300,
+        response_format={"type": "json_object"},
+        metadata={"team": "docs"},
+        extra_body={"instructions": "You are a greeter."},
+    )
+    completion = raw.parse()
+    assert completion.object == "chat.completion"
+    assert completion.id == "chatcmpl-run_abc"
+    assert completion.model == "helper"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.choices[0].message.content == "Hello, Ada!"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.total_tokens == 12
+    assert completion.model_extra and completion.model_extra["thread_id"] == "thread_abc"
+    assert raw.headers["x-thread-id"] == "thread_abc"
+    assert raw.headers["x-request-id"].startswith("req_")
+    assert len(httpserver.log) == 1
+    assert upstream_bodies(httpserver) == [
+        {
+            "assistant_id": "asst_test",
+            "stream": True,
+            "instructions": "You are a greeter.",
+            "additional_instructions": "Be brief.",
+            "thread": {"messages": [{"role": "user", "content": "Hi, I am Ada"}]},
+            "temperature": 0.2,
+            "top_p": 0.9,
+            "max_completion_tokens": 300,
+            "response_format": {"type": "json_object"},
+            "metadata": {"team": "docs"},
+        }
+    ]
+
+
+def test_thread_id_in_body_continues_the_thread_with_only_new_messages(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    expect_run(httpserver, f"{ENDPOINT_PATH}/threads/thread_old/runs", texts=["Ada"],
+               thread_id="thread_old", new_thread=False)
+    completion = client.chat.completions.create(
+        model="azure_ai/agents/asst_test",
+        messages=[
+            {"role": "user", "content": "I am Ada"},
+            {"role": "assistant", "content": "Hello Ada"},
+            {"role": "user", "content": "What is my name?"},
+        ],
+        extra_body={"thread_id": "thread_old"},
+    )
+    assert completion.choices[0].message.content == "Ada"
+    assert completion.model_extra and completion.model_extra["thread_id"] == "thread_old"
+    [body] = upstream_bodies(httpserver)
+    assert body["additional_messages"] == [{"role": "user", "content": "What is my name?"}]
+    assert "thread" not in body
+
+
+def test_thread_id_header_is_accepted(httpserver: HTTPServer, base_url: str) -> None:
+    expect_run(httpserver, f"{ENDPOINT_PATH}/threads/thread_h/runs", texts=["ok"],
+               thread_id="thread_h", new_thread=False)
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        headers={"x-thread-id": "thread_h"},
+        json={"model": "helper", "messages": [{"role": "user", "content": "again"}]},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-thread-id"] == "thread_h"
+    assert len(httpserver.log) == 1
+
+
+def test_streaming_sends_tokens_as_they_arrive(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    expect_run(httpserver, texts=["one ", "two ", "three"], delay=0.4)
+    arrivals: list[tuple[float, Any]] = []
+    stream = client.chat.completions.create(
+        model="helper",
+        messages=[{"role": "user", "content": "count"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    for chunk in stream:
+        arrivals.append((time.monotonic(), chunk))
+    chunks = [chunk for _, chunk in arrivals]
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[0].model_extra and chunks[0].model_extra["thread_id"] == "thread_abc"
+    assert all(c.object == "chat.completion.chunk" and c.id == "chatcmpl-run_abc" for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two three"
+    finals = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finals == ["stop"]
+    assert chunks[-1].choices == [] and chunks[-1].usage and chunks[-1].usage.total_tokens == 12
+    first_token = next(t for t, c in arrivals if c.choices and c.choices[0].delta.content)
+    assert arrivals[-1][0] - first_token > 0.6, "tokens were buffered until the run ended"
+
+
+def test_stream_frames_on_the_wire(httpserver: HTTPServer, base_url: str) -> None:
+    expect_run(httpserver, texts=["hi"])
+    with httpx.stream(
+        "POST",
+        f"{base_url}/v1/chat/completions",
+        json={"model": "helper", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-thread-id"] == "thread_abc"
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    assert all(line.startswith("data: ") for line in lines)
+
+
+def test_run_stopping_for_tools_reports_tool_calls(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    action = {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {
+            "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+            ]
+        },
+    }
+    expect_run(httpserver, texts=[], status="requires_action", required_action=action)
+    completion = client.chat.completions.create(
+        model="helper", messages=[{"role": "user", "content": "weather?"}]
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls is not None
+    call = choice.message.tool_calls[0]
+    assert (call.id, call.function.name, call.function.arguments) == (
+        "call_1", "get_weather", '{"city": "Paris"}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "final", "http_status", "code"),
+    [
+        ("failed", {"last_error": {"code": "server_error", "message": "boom"}}, 502, "server_error"),
+        ("failed", {"last_error": {"code": "rate_limit_exceeded",
+                                   "message": "Rate limit. Try again in 7 seconds."}}, 429,
+         "rate_limit_exceeded"),
+        ("expired", {}, 504, "run_expired"),
+        ("cancelled", {}, 502, "run_cancelled"),
+    ],
+)
+def test_failed_runs_become_errors(
+    httpserver: HTTPServer, base_url: str, status: str, final: dict[str, Any], http_status: int,
+    code: str,
+) -> None:
+    expect_run(httpserver, texts=["partial"], status=status, **final)
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "helper", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert response.status_code == http_status
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["request_id"] == response.headers["x-request-id"]
+    if http_status == 429:
+        assert response.headers["retry-after"] == "7"
+
+
+def test_incomplete_run_finishes_with_length(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    expect_run(httpserver, texts=["trunc"], status="incomplete",
+               incomplete_details={"reason": "max_completion_tokens"})
+    completion = client.chat.completions.create(
+        model="helper", messages=[{"role": "user", "content": "x"}]
+    )
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.choices[0].message.content == "trunc"
+
+
+def test_upstream_throttling_is_retried_then_reported(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    httpserver.expect_request(RUNS, method="POST").respond_with_response(
+        Response('{"error": {"code": "too_many_requests", "message": "slow down"}}', status=429,
+                 headers={"Retry-After": "1", "retry-after-ms": "300",
+                          "apim-request-id": "apim-123"})
+    )
+    with pytest.raises(openai.RateLimitError) as raised:
+        client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "x"}])
+    assert raised.value.response.headers["retry-after"] == "1"
+    assert raised.value.response.headers["x-upstream-request-id"] == "apim-123"
+    assert 3 <= len(httpserver.log) <= 8  # retried within the 2 s deadline, honouring 300 ms
+
+
+def test_throttling_then_success_loses_nothing(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    calls = {"n": 0}
+
+    def handler(request: Request) -> Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return Response("{}", status=429, headers={"retry-after-ms": "50"})
+        return sse_response(run_events(["fine"]))
+
+    httpserver.expect_request(RUNS, method="POST").respond_with_handler(handler)
+    completion = client.chat.completions.create(
+        model="helper", messages=[{"role": "user", "content": "x"}]
+    )
+    assert completion.choices[0].message.content == "fine"
+    assert calls["n"] == 2
+
+
+def test_server_errors_on_run_creation_are_not_retried(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    httpserver.expect_request(RUNS, method="POST").respond_with_response(
+        Response('{"error": {"code": "internal", "message": "oops"}}', status=500)
+    )
+    with pytest.raises(openai.APIStatusError) as raised:
+        client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "x"}])
+    assert raised.value.status_code == 502
+    assert len(httpserver.log) == 1  # a 500 may have started a run: never duplicated
+
+
+def test_unknown_thread_is_404(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    httpserver.expect_request(f"{ENDPOINT_PATH}/threads/thread_gone/runs").respond_with_response(
+        Response('{"error": {"code": "not_found", "message": "No thread found with id thread_gone"}}',
+                 status=404)
+    )
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.chat.completions.create(
+            model="helper", messages=[{"role": "user", "content": "x"}],
+            extra_body={"thread_id": "thread_gone"},
+        )
+    assert raised.value.code == "thread_not_found"
+
+
+def test_upstream_auth_failure_is_502_naming_the_credential(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    httpserver.expect_request(RUNS).respond_with_response(
+        Response('{"error": {"code": "PermissionDenied", "message": "denied"}}', status=403)
+    )
+    with pytest.raises(openai.APIStatusError) as raised:
+        client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "x"}])
+    assert raised.value.status_code == 502
+    message = raised.value.body["message"]  # type: ignore[index]
+    assert "static token" in message and "Azure AI User" in message
+    assert TOKEN not in raised.value.response.text
+
+
+def test_upstream_timeout_is_504_and_cancels_the_run(
+    httpserver: HTTPServer, start_adapter: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    def slow(request: Request) -> Response:
+        def frames() -> Any:
+            yield frame("thread.created", {"id": "thread_t"})
+            yield frame("thread.run.created", run_object("thread_t", "run_t", "queued"))
+            time.sleep(1.5)
+            yield frame("done", "[DONE]")
+        return sse_response(frames())
+
+    httpserver.expect_request(RUNS, method="POST").respond_with_handler(slow)
+    httpserver.expect_request(f"{ENDPOINT_PATH}/threads/thread_t/runs/run_t/cancel",
+                              method="POST").respond_with_json(run_object("thread_t", "run_t", "cancelling"))
+    monkeypatch.setenv("TEST_FOUNDRY_TOKEN", TOKEN)
+    config = tmp_path / "agents.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: helper\n    litellm_params:\n"
+        f"      model: azure_ai/agents/asst_test\n      api_base: {httpserver.url_for(ENDPOINT_PATH)}\n"
+        "      api_key: os.environ/TEST_FOUNDRY_TOKEN\n"
+    )
+    base_url = start_adapter(agents_config=config, upstream_read_timeout=0.5)
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "helper", "messages": [{"role": "user", "content": "x"}]},
+        timeout=10,
+    )
+    assert response.status_code == 504
+    assert response.json()["error"]["type"] == "timeout_error"
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not any(
+        r.path.endswith("/cancel") for r, _ in httpserver.log
+    ):
+        time.sleep(0.05)
+    assert any(r.path.endswith("/runs/run_t/cancel") for r, _ in httpserver.log)
