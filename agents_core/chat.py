@@ -38,6 +38,7 @@ __all__ = [
     "run_body",
 ]
 
+UNION_MEMBER = re.compile(r"str|int|float|bool|none|.*[\[\]-].*|[A-Z]\w*")
 THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 UNSUPPORTED_HINT = {
     "tools": "function tools are not supported yet; configure tools on the agent",
@@ -52,13 +53,13 @@ UNSUPPORTED_HINT = {
 
 
 class TextPart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     type: Literal["text"]
     text: str
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[TextPart] | None = None
     name: str | None = None
@@ -72,7 +73,7 @@ class ChatMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     include_usage: bool = False
     include_obfuscation: bool | None = None
 
@@ -83,7 +84,7 @@ class ChatRequest(BaseModel):
     Unknown fields are rejected so a parameter is never silently dropped.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
@@ -136,7 +137,8 @@ def parse_request(payload: Any, max_messages: int) -> ChatRequest:
 
 def _invalid(exc: ValidationError) -> InvalidRequest:
     error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]]
+    # Unions add their member types ("str", "list[TextPart]") to the location: drop them.
+    loc = [str(part) for part in error["loc"] if not UNION_MEMBER.fullmatch(str(part))]
     param = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:]) if loc else None
     if error["type"] == "extra_forbidden" and param:
         field_name = loc[-1]

@@ -174,7 +174,7 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body:
         raise InvalidRequest("the request body is empty: send a JSON object")
     try:
-        return json.loads(body)
+        return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:

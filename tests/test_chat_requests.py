@@ -1,0 +1,139 @@
+"""Bad requests get a clear OpenAI-shaped error and never reach the upstream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+
+from fakes import ENDPOINT_PATH
+
+
+@pytest.fixture
+def base_url(httpserver: HTTPServer, start_adapter: Any) -> str:
+    return str(
+        start_adapter(project_endpoint=httpserver.url_for(ENDPOINT_PATH), max_body_bytes=4096)
+    )
+
+
+def post(base_url: str, body: Any = None, content: bytes | None = None, **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json=body if content is None else None,
+        content=content,
+        headers={"content-type": "application/json", **headers},
+    )
+
+
+USER = [{"role": "user", "content": "hi"}]
+MODEL = "azure_ai/agents/asst_x"
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "words"),
+    [
+        ({"messages": USER}, "model", "model"),
+        ({"model": MODEL}, "messages", "messages"),
+        ({"model": MODEL, "messages": []}, "messages", "messages"),
+        ({"model": MODEL, "messages": "hi"}, "messages", "messages"),
+        ({"model": 3, "messages": USER}, "model", "model"),
+        ({"model": MODEL, "messages": USER, "n": 2}, "n", "n"),
+        ({"model": MODEL, "messages": USER, "logprobs": True}, "logprobs", "logprobs"),
+        ({"model": MODEL, "messages": USER, "stop": ["x"]}, "stop", "unsupported parameter"),
+        ({"model": MODEL, "messages": USER, "tools": []}, "tools", "tools"),
+        ({"model": MODEL, "messages": USER, "api_base": "https://evil.example"}, "api_base",
+         "configuration only"),
+        ({"model": MODEL, "messages": USER, "api_key": "x"}, "api_key", "configuration only"),
+        ({"model": MODEL, "messages": USER, "temperature": 3}, "temperature", "temperature"),
+        ({"model": MODEL, "messages": USER, "stream": "yes"}, "stream", "stream"),
+        ({"model": MODEL, "messages": [{"role": "tool", "content": "x"}]}, "messages[0].role",
+         "role"),
+        ({"model": MODEL, "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]},
+         "messages[0].content", "text"),
+        ({"model": MODEL, "messages": [{"role": "system", "content": "only system"}]}, "messages",
+         "user message"),
+        ({"model": MODEL, "messages": USER, "thread_id": "../../etc"}, "thread_id", "thread_id"),
+        ({"model": MODEL, "messages": USER, "metadata": {str(i): "v" for i in range(17)}},
+         "metadata", "16"),
+    ],
+)
+def test_invalid_bodies_are_400_naming_the_parameter(
+    httpserver: HTTPServer, base_url: str, body: dict[str, Any], param: str, words: str
+) -> None:
+    response = post(base_url, body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param
+    assert words in error["message"]
+    assert "Traceback" not in response.text
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(b"{not json", "not valid JSON"), (b"", "empty"), (b"\xff\xfe", "UTF-8"), (b"[1, 2]", "object")],
+)
+def test_malformed_bodies_are_400(base_url: str, content: bytes, words: str) -> None:
+    response = post(base_url, content=content)
+    assert response.status_code == 400
+    assert words in response.json()["error"]["message"]
+
+
+def test_oversized_body_is_413(httpserver: HTTPServer, base_url: str) -> None:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "x" * 5000}]}
+    response = post(base_url, body)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert httpserver.log == []
+
+
+def test_oversized_chunked_body_is_413_without_content_length(base_url: str) -> None:
+    def chunks() -> Any:
+        for _ in range(10):
+            yield b" " * 1000
+
+    response = httpx.post(f"{base_url}/v1/chat/completions", content=chunks())
+    assert response.status_code == 413
+
+
+def test_unknown_model_is_404_model_not_found(httpserver: HTTPServer, base_url: str) -> None:
+    response = post(base_url, {"model": "gpt-4o", "messages": USER})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("model_not_found", "model")
+    assert "azure_ai/agents/<AGENT_ID>" in error["message"]
+    assert httpserver.log == []
+
+
+def test_conflicting_thread_ids_are_rejected(base_url: str) -> None:
+    response = post(base_url, {"model": MODEL, "messages": USER, "thread_id": "thread_a"},
+                    **{"x-thread-id": "thread_b"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "thread_id"
+
+
+def test_unknown_routes_and_methods_are_json_errors(base_url: str) -> None:
+    missing = httpx.get(f"{base_url}/v1/nothing")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
+    wrong = httpx.get(f"{base_url}/v1/chat/completions")
+    assert wrong.status_code == 405 and "not allowed" in wrong.json()["error"]["message"]
+
+
+def test_models_lists_configured_aliases(start_adapter: Any, tmp_path: Any) -> None:
+    config = tmp_path / "agents.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: support\n    litellm_params:\n      model: azure_ai/agents/asst_a\n"
+        "      api_base: https://res.services.ai.azure.com/api/projects/p\n      api_key: tok\n"
+        "  - model_name: gpt\n    litellm_params:\n      model: azure/gpt-4o\n"
+    )
+    base_url = start_adapter(agents_config=config)
+    listing = httpx.get(f"{base_url}/v1/models").json()
+    assert listing["object"] == "list"
+    assert [m["id"] for m in listing["data"]] == ["support"]
+    assert httpx.get(f"{base_url}/v1/models/support").json()["id"] == "support"
+    assert httpx.get(f"{base_url}/v1/models/other").status_code == 404

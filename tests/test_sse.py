@@ -1,0 +1,58 @@
+"""The SSE decoder over raw bytes, and the heartbeat wrapper."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from agents_core.sse import HEARTBEAT, SSEDecoder, encode_json, with_heartbeat
+
+
+def decode(*chunks: bytes) -> list[tuple[str, str]]:
+    decoder = SSEDecoder()
+    events = [e for chunk in chunks for e in decoder.feed(chunk)]
+    events += list(decoder.close())
+    return [(e.event, e.data) for e in events]
+
+
+def test_frames_with_event_names_and_data() -> None:
+    assert decode(b"event: a\ndata: {\"x\": 1}\n\nevent: done\ndata: [DONE]\n\n") == [
+        ("a", '{"x": 1}'),
+        ("done", "[DONE]"),
+    ]
+
+
+def test_crlf_comments_and_multiline_data() -> None:
+    assert decode(b": ping\r\n\r\nevent: m\r\ndata: one\r\ndata: two\r\n\r\n") == [("m", "one\ntwo")]
+
+
+def test_utf8_character_split_across_chunks() -> None:
+    raw = "data: héllo ✓\n\n".encode()
+    split = raw.index("✓".encode()) + 1
+    assert decode(raw[:split], raw[split:]) == [("", "héllo ✓")]
+
+
+def test_cr_split_from_lf_across_chunks() -> None:
+    assert decode(b"data: a\r", b"\n\r\n") == [("", "a")]
+
+
+def test_last_frame_without_blank_line_is_flushed() -> None:
+    assert decode(b"event: x\ndata: 1") == [("x", "1")]
+
+
+def test_encode_json_is_one_compact_line() -> None:
+    assert encode_json({"a": "é\n"}, "e") == 'event: e\ndata: {"a":"é\\n"}\n\n'.encode()
+
+
+def test_heartbeat_fills_idle_gaps_without_losing_frames() -> None:
+    async def slow() -> AsyncIterator[bytes]:
+        yield b"1"
+        await asyncio.sleep(0.25)
+        yield b"2"
+
+    async def collect() -> list[bytes]:
+        return [frame async for frame in with_heartbeat(slow(), 0.1)]
+
+    frames = asyncio.run(collect())
+    assert frames[0] == b"1" and frames[-1] == b"2"
+    assert frames.count(HEARTBEAT) >= 1
