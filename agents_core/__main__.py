@@ -39,15 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7071)
     serve.add_argument("--config", type=Path, help="LiteLLM-style model_list YAML (AGENTS_CONFIG)")
-    serve.add_argument(
-        "--emulator", action="store_true", help="use the embedded Foundry emulator"
-    )
+    serve.add_argument("--emulator", action="store_true", help="use the embedded Foundry emulator")
     serve.add_argument(
         "--allow-open",
         action="store_true",
         help="serve on a non-loopback address without GATEWAY_API_KEYS",
     )
-    commands.add_parser("emulator", help="run the Foundry Agent Service emulator alone", add_help=False)
+    commands.add_parser(
+        "emulator", help="run the Foundry Agent Service emulator alone", add_help=False
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "emulator":
         from agents_core.emulator import main as emulator_main
@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return emulator_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         return _serve(args)
     except ConfigError as exc:
@@ -74,9 +76,10 @@ def _serve(args: argparse.Namespace) -> int:
     runtime: Runtime
     emulator_app = None
     if use_emulator:
-        from agents_core.emulator import DEMO_AGENTS, create_app as create_emulator
+        from agents_core.emulator import DEMO_AGENTS
+        from agents_core.emulator import create_app as create_emulator
 
-        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         endpoint = f"http://{host}:{args.port}{EMULATOR_PREFIX}/api/projects/demo"
         credential = Credential("token", token=SecretStr(EMULATOR_TOKEN))
         registry = AgentRegistry(
@@ -89,11 +92,13 @@ def _serve(args: argparse.Namespace) -> int:
             default_endpoint=endpoint,
             default_credential=credential,
         )
-        runtime = Runtime.build(settings.model_copy(update={"project_endpoint": endpoint}), registry=registry)
+        runtime = Runtime.build(
+            settings.model_copy(update={"project_endpoint": endpoint}), registry=registry
+        )
         emulator_app = create_emulator()
     else:
         runtime = Runtime.build(settings, registry=load_registry(settings))
-    if args.host not in LOOPBACK and not runtime.keys.enabled and not args.allow_open:
+    if args.host not in LOOPBACK and not runtime.callers.enabled and not args.allow_open:
         print(
             f"refusing to serve on {args.host} without GATEWAY_API_KEYS; set keys, bind to "
             "127.0.0.1, or pass --allow-open to run without authentication",
@@ -123,15 +128,16 @@ def _banner(args: argparse.Namespace, runtime: Runtime, use_emulator: bool) -> N
         f"OpenAI base URL: {base}/v1",
         "Agents (model names):",
         *(f"  {line}" for line in runtime.describe()),
-        f"Gateway keys: {'required' if runtime.keys.enabled else 'none (open on loopback)'}",
+        f"Gateway keys: {'required' if runtime.callers.enabled else 'none (open on loopback)'}",
     ]
     aliases = runtime.registry.aliases()
     model = aliases[0] if aliases else f"{MODEL_PREFIX}<AGENT_ID>"
-    auth = ' -H "Authorization: Bearer $GATEWAY_API_KEY"' if runtime.keys.enabled else ""
+    auth = ' -H "Authorization: Bearer $GATEWAY_API_KEY"' if runtime.callers.enabled else ""
     lines.append("Try:")
     lines.append(
         f"  curl {base}/v1/chat/completions -H 'Content-Type: application/json'{auth} "
-        f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": "My name is Ada"}}]}}'"""
+        f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": """
+        f""""My name is Ada"}}]}}'"""
     )
     print("\n".join(lines), flush=True)
 

@@ -9,8 +9,10 @@ key in constant time.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -23,7 +25,7 @@ from agents_core.errors import Unauthorized, UpstreamAuthError
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
-__all__ = ["PASSTHROUGH_HEADER", "SCOPE", "GatewayKeys", "TokenBroker", "TokenSource"]
+__all__ = ["PASSTHROUGH_HEADER", "SCOPE", "CallerAuth", "TokenBroker", "TokenSource"]
 
 SCOPE = "https://ai.azure.com/.default"
 PASSTHROUGH_HEADER = "x-foundry-authorization"
@@ -172,43 +174,108 @@ class TokenBroker:
         return CredentialToken(ChainedTokenCredential(*chain), description)
 
 
-class GatewayKeys:
-    """Keys callers must present: plain or `sha256:<hex>`, compared in constant time."""
+class CallerAuth:
+    """Who may call the adapter.
 
-    def __init__(self, configured: str) -> None:
+    A caller is let in by a gateway key (plain or `sha256:<hex>`, compared in
+    constant time against every configured digest) or, when the platform says
+    App Service Authentication is on, by the principal it authenticated,
+    optionally limited to listed object or client ids. With neither
+    configured the adapter is open (the CLI refuses that off loopback).
+    """
+
+    def __init__(self, keys: str, easy_auth: bool = False, principals: str = "") -> None:
         self._digests: list[bytes] = []
-        for entry in (part.strip() for part in configured.split(",")):
+        for entry in (part.strip() for part in keys.split(",")):
             if not entry:
                 continue
             if entry.lower().startswith("sha256:"):
-                self._digests.append(bytes.fromhex(entry[7:].strip()))
+                digest = bytes.fromhex(entry[7:].strip())
+                if len(digest) != 32:
+                    raise ValueError("a sha256 digest has 64 hex digits")
+                self._digests.append(digest)
             else:
                 self._digests.append(hashlib.sha256(entry.encode()).digest())
+        self._easy_auth = easy_auth
+        self._principals = {p.strip().lower() for p in principals.split(",") if p.strip()}
+
+    @property
+    def keys_enabled(self) -> bool:
+        return bool(self._digests)
 
     @property
     def enabled(self) -> bool:
-        return bool(self._digests)
+        return self.keys_enabled or self._easy_auth
+
+    def scheme(self) -> str:
+        """What callers must present, for banners and agent cards."""
+        if self.keys_enabled:
+            return "api_key"
+        return "easy_auth" if self._easy_auth else "none"
 
     def check(self, headers: Mapping[str, str]) -> None:
-        """Raise `Unauthorized` unless a configured key is among the caller's headers."""
-        if not self._digests:
+        """Raise `Unauthorized` unless the caller presented a valid key or principal."""
+        if not self.enabled:
             return
         presented = _presented_key(headers)
-        if presented is None:
+        if presented is not None and self.keys_enabled:
+            digest = hashlib.sha256(presented.encode()).digest()
+            matched = False
+            for known in self._digests:
+                matched |= hmac.compare_digest(digest, known)
+            if matched:
+                return
+            raise Unauthorized("invalid API key", code="invalid_api_key")
+        if self._easy_auth and self._principal_allowed(headers):
+            return
+        if self.keys_enabled:
             raise Unauthorized(
                 "missing API key: send 'Authorization: Bearer <key>', 'api-key: <key>' "
                 "or 'x-api-key: <key>'",
                 code="missing_api_key",
             )
-        digest = hashlib.sha256(presented.encode()).digest()
-        matched = False
-        for known in self._digests:
-            matched |= hmac.compare_digest(digest, known)
-        if not matched:
-            raise Unauthorized("invalid API key", code="invalid_api_key")
+        raise Unauthorized(
+            "this endpoint requires a signed-in principal (App Service Authentication)",
+            code="unauthenticated",
+        )
+
+    def _principal_allowed(self, headers: Mapping[str, str]) -> bool:
+        principal_id = headers.get("x-ms-client-principal-id", "").strip().lower()
+        if not principal_id:
+            return False
+        if not self._principals:
+            return True
+        ids = {principal_id, *_principal_claims(headers.get("x-ms-client-principal", ""))}
+        return bool(ids & self._principals)
+
+
+def _principal_claims(encoded: str) -> set[str]:
+    """Client and object ids from the platform's base64 `X-MS-CLIENT-PRINCIPAL` header."""
+    if not encoded:
+        return set()
+    try:
+        principal = json.loads(base64.b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except ValueError:
+        return set()
+    wanted = {
+        "appid",
+        "azp",
+        "oid",
+        "http://schemas.microsoft.com/identity/claims/objectidentifier",
+    }
+    return {
+        str(claim.get("val", "")).lower()
+        for claim in principal.get("claims", [])
+        if isinstance(claim, dict) and claim.get("typ") in wanted
+    }
 
 
 def _presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key from `Authorization: Bearer`, `api-key` or `x-api-key`.
+
+    Behind Easy Auth, `Authorization` may carry the caller's Entra token for
+    the platform; it only counts as a key when keys are configured.
+    """
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         validation_alias=AliasChoices("GATEWAY_API_KEYS", "gateway_api_keys"),
     )
+    easy_auth_allowed_principals: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "EASY_AUTH_ALLOWED_PRINCIPALS", "easy_auth_allowed_principals"
+        ),
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         gt=0,

@@ -99,7 +99,7 @@ class Handlers:
 
     async def _authorize(self, request: Request) -> Runtime:
         runtime = self.runtime
-        runtime.keys.check(request.headers)
+        runtime.callers.check(request.headers)
         return runtime
 
     async def _chat_completions(self, request: Request, request_id: str) -> Response:

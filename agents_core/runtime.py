@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from agents_core.auth import GatewayKeys, TokenBroker
+from agents_core.auth import CallerAuth, TokenBroker
 from agents_core.config import (
     AgentRegistry,
     AgentSpec,
@@ -36,7 +36,7 @@ class Runtime:
     http: httpx.AsyncClient
     foundry: FoundryClient
     tokens: TokenBroker
-    keys: GatewayKeys
+    callers: CallerAuth
 
     @classmethod
     def build(
@@ -50,9 +50,13 @@ class Runtime:
         platform = platform or Platform()
         registry = registry or load_registry(settings)
         try:
-            keys = GatewayKeys(settings.gateway_api_keys.get_secret_value())
+            callers = CallerAuth(
+                settings.gateway_api_keys.get_secret_value(),
+                easy_auth=platform.easy_auth_enabled,
+                principals=settings.easy_auth_allowed_principals,
+            )
         except ValueError:
-            raise ConfigError("GATEWAY_API_KEYS: a sha256: entry is not valid hex") from None
+            raise ConfigError("GATEWAY_API_KEYS: a sha256: entry must be 64 hex digits") from None
         timeout = httpx.Timeout(
             settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
         )
@@ -69,7 +73,7 @@ class Runtime:
             http=http,
             foundry=FoundryClient(http, settings.api_version, settings.retry_deadline),
             tokens=TokenBroker(settings, platform),
-            keys=keys,
+            callers=callers,
         )
 
     def agent(self, model: str) -> AgentSpec:

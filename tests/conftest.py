@@ -11,6 +11,7 @@ import pytest
 from agents_core.config import AgentRegistry, Settings, load_registry
 from agents_core.http import Handlers, create_app
 from agents_core.runtime import Runtime
+
 from servers import serve
 
 Adapter = Callable[..., str]

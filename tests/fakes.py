@@ -56,9 +56,7 @@ def run_events(
             },
         )
     usage = usage or {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
-    yield frame(
-        f"thread.run.{status}", run_object(thread_id, run_id, status, usage=usage, **final)
-    )
+    yield frame(f"thread.run.{status}", run_object(thread_id, run_id, status, usage=usage, **final))
     yield frame("done", "[DONE]")
 
 

@@ -18,7 +18,9 @@ def base_url(httpserver: HTTPServer, start_adapter: Any) -> str:
     )
 
 
-def post(base_url: str, body: Any = None, content: bytes | None = None, **headers: str) -> httpx.Response:
+def post(
+    base_url: str, body: Any = None, content: bytes | None = None, **headers: str
+) -> httpx.Response:
     return httpx.post(
         f"{base_url}/v1/chat/completions",
         json=body if content is None else None,
@@ -43,21 +45,43 @@ MODEL = "azure_ai/agents/asst_x"
         ({"model": MODEL, "messages": USER, "logprobs": True}, "logprobs", "logprobs"),
         ({"model": MODEL, "messages": USER, "stop": ["x"]}, "stop", "unsupported parameter"),
         ({"model": MODEL, "messages": USER, "tools": []}, "tools", "tools"),
-        ({"model": MODEL, "messages": USER, "api_base": "https://evil.example"}, "api_base",
-         "configuration only"),
+        (
+            {"model": MODEL, "messages": USER, "api_base": "https://evil.example"},
+            "api_base",
+            "configuration only",
+        ),
         ({"model": MODEL, "messages": USER, "api_key": "x"}, "api_key", "configuration only"),
         ({"model": MODEL, "messages": USER, "temperature": 3}, "temperature", "temperature"),
         ({"model": MODEL, "messages": USER, "stream": "yes"}, "stream", "stream"),
-        ({"model": MODEL, "messages": [{"role": "tool", "content": "x"}]}, "messages[0].role",
-         "role"),
-        ({"model": MODEL, "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]},
-         "messages[0].content", "text"),
-        ({"model": MODEL, "messages": [{"role": "system", "content": "only system"}]}, "messages",
-         "user message"),
+        (
+            {"model": MODEL, "messages": [{"role": "tool", "content": "x"}]},
+            "messages[0].role",
+            "role",
+        ),
+        (
+            {
+                "model": MODEL,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}],
+                    }
+                ],
+            },
+            "messages[0].content",
+            "text",
+        ),
+        (
+            {"model": MODEL, "messages": [{"role": "system", "content": "only system"}]},
+            "messages",
+            "user message",
+        ),
         ({"model": MODEL, "messages": USER, "thread_id": "../../etc"}, "thread_id", "thread_id"),
-        ({"model": MODEL, "messages": USER, "metadata": {str(i): "v" for i in range(17)}},
-         "metadata", "16"),
+        (
+            {"model": MODEL, "messages": USER, "metadata": {str(i): "v" for i in range(17)}},
+            "metadata",
+            "16",
+        ),
     ],
 )
 def test_invalid_bodies_are_400_naming_the_parameter(
@@ -75,7 +99,12 @@ def test_invalid_bodies_are_400_naming_the_parameter(
 
 @pytest.mark.parametrize(
     ("content", "words"),
-    [(b"{not json", "not valid JSON"), (b"", "empty"), (b"\xff\xfe", "UTF-8"), (b"[1, 2]", "object")],
+    [
+        (b"{not json", "not valid JSON"),
+        (b"", "empty"),
+        (b"\xff\xfe", "UTF-8"),
+        (b"[1, 2]", "object"),
+    ],
 )
 def test_malformed_bodies_are_400(base_url: str, content: bytes, words: str) -> None:
     response = post(base_url, content=content)
@@ -110,8 +139,11 @@ def test_unknown_model_is_404_model_not_found(httpserver: HTTPServer, base_url: 
 
 
 def test_conflicting_thread_ids_are_rejected(base_url: str) -> None:
-    response = post(base_url, {"model": MODEL, "messages": USER, "thread_id": "thread_a"},
-                    **{"x-thread-id": "thread_b"})
+    response = post(
+        base_url,
+        {"model": MODEL, "messages": USER, "thread_id": "thread_a"},
+        **{"x-thread-id": "thread_b"},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "thread_id"
 

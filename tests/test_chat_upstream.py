@@ -18,12 +18,12 @@ from werkzeug import Request, Response
 
 from fakes import ENDPOINT_PATH, frame, json_body, run_events, run_object, sse_response
 
-TOKEN = "static-entra-token-value"  # noqa: S105 - a test value
+TOKEN = "static-entra-token-value"
 RUNS = f"{ENDPOINT_PATH}/threads/runs"
 
 
-@pytest.fixture
-def base_url(httpserver: HTTPServer, start_adapter: Any, tmp_path: Path, monkeypatch: Any) -> str:
+def agents_file(httpserver: HTTPServer, tmp_path: Path, monkeypatch: Any) -> Path:
+    """A LiteLLM-style file naming the fake upstream, its token from the environment."""
     monkeypatch.setenv("TEST_FOUNDRY_TOKEN", TOKEN)
     config = tmp_path / "agents.yaml"
     config.write_text(
@@ -34,7 +34,12 @@ def base_url(httpserver: HTTPServer, start_adapter: Any, tmp_path: Path, monkeyp
         f"      api_base: {httpserver.url_for(ENDPOINT_PATH)}\n"
         "      api_key: os.environ/TEST_FOUNDRY_TOKEN\n"
     )
-    return str(start_adapter(agents_config=config))
+    return config
+
+
+@pytest.fixture
+def base_url(httpserver: HTTPServer, start_adapter: Any, tmp_path: Path, monkeypatch: Any) -> str:
+    return str(start_adapter(agents_config=agents_file(httpserver, tmp_path, monkeypatch)))
 
 
 @pytest.fixture
@@ -103,8 +108,13 @@ def test_completion_on_a_new_thread_is_one_upstream_request(
 def test_thread_id_in_body_continues_the_thread_with_only_new_messages(
     httpserver: HTTPServer, client: openai.OpenAI
 ) -> None:
-    expect_run(httpserver, f"{ENDPOINT_PATH}/threads/thread_old/runs", texts=["Ada"],
-               thread_id="thread_old", new_thread=False)
+    expect_run(
+        httpserver,
+        f"{ENDPOINT_PATH}/threads/thread_old/runs",
+        texts=["Ada"],
+        thread_id="thread_old",
+        new_thread=False,
+    )
     completion = client.chat.completions.create(
         model="azure_ai/agents/asst_test",
         messages=[
@@ -122,8 +132,13 @@ def test_thread_id_in_body_continues_the_thread_with_only_new_messages(
 
 
 def test_thread_id_header_is_accepted(httpserver: HTTPServer, base_url: str) -> None:
-    expect_run(httpserver, f"{ENDPOINT_PATH}/threads/thread_h/runs", texts=["ok"],
-               thread_id="thread_h", new_thread=False)
+    expect_run(
+        httpserver,
+        f"{ENDPOINT_PATH}/threads/thread_h/runs",
+        texts=["ok"],
+        thread_id="thread_h",
+        new_thread=False,
+    )
     response = httpx.post(
         f"{base_url}/v1/chat/completions",
         headers={"x-thread-id": "thread_h"},
@@ -134,7 +149,9 @@ def test_thread_id_header_is_accepted(httpserver: HTTPServer, base_url: str) -> 
     assert len(httpserver.log) == 1
 
 
-def test_streaming_sends_tokens_as_they_arrive(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+def test_streaming_sends_tokens_as_they_arrive(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
     expect_run(httpserver, texts=["one ", "two ", "three"], delay=0.4)
     arrivals: list[tuple[float, Any]] = []
     stream = client.chat.completions.create(
@@ -151,7 +168,9 @@ def test_streaming_sends_tokens_as_they_arrive(httpserver: HTTPServer, client: o
     assert all(c.object == "chat.completion.chunk" and c.id == "chatcmpl-run_abc" for c in chunks)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "one two three"
-    finals = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finals = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finals == ["stop"]
     assert chunks[-1].choices == [] and chunks[-1].usage and chunks[-1].usage.total_tokens == 12
     first_token = next(t for t, c in arrivals if c.choices and c.choices[0].delta.content)
@@ -172,13 +191,18 @@ def test_stream_frames_on_the_wire(httpserver: HTTPServer, base_url: str) -> Non
     assert all(line.startswith("data: ") for line in lines)
 
 
-def test_run_stopping_for_tools_reports_tool_calls(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+def test_run_stopping_for_tools_reports_tool_calls(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
     action = {
         "type": "submit_tool_outputs",
         "submit_tool_outputs": {
             "tool_calls": [
-                {"id": "call_1", "type": "function",
-                 "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
             ]
         },
     }
@@ -191,23 +215,42 @@ def test_run_stopping_for_tools_reports_tool_calls(httpserver: HTTPServer, clien
     assert choice.message.tool_calls is not None
     call = choice.message.tool_calls[0]
     assert (call.id, call.function.name, call.function.arguments) == (
-        "call_1", "get_weather", '{"city": "Paris"}'
+        "call_1",
+        "get_weather",
+        '{"city": "Paris"}',
     )
 
 
 @pytest.mark.parametrize(
     ("status", "final", "http_status", "code"),
     [
-        ("failed", {"last_error": {"code": "server_error", "message": "boom"}}, 502, "server_error"),
-        ("failed", {"last_error": {"code": "rate_limit_exceeded",
-                                   "message": "Rate limit. Try again in 7 seconds."}}, 429,
-         "rate_limit_exceeded"),
+        (
+            "failed",
+            {"last_error": {"code": "server_error", "message": "boom"}},
+            502,
+            "server_error",
+        ),
+        (
+            "failed",
+            {
+                "last_error": {
+                    "code": "rate_limit_exceeded",
+                    "message": "Rate limit. Try again in 7 seconds.",
+                }
+            },
+            429,
+            "rate_limit_exceeded",
+        ),
         ("expired", {}, 504, "run_expired"),
         ("cancelled", {}, 502, "run_cancelled"),
     ],
 )
 def test_failed_runs_become_errors(
-    httpserver: HTTPServer, base_url: str, status: str, final: dict[str, Any], http_status: int,
+    httpserver: HTTPServer,
+    base_url: str,
+    status: str,
+    final: dict[str, Any],
+    http_status: int,
     code: str,
 ) -> None:
     expect_run(httpserver, texts=["partial"], status=status, **final)
@@ -224,8 +267,12 @@ def test_failed_runs_become_errors(
 
 
 def test_incomplete_run_finishes_with_length(httpserver: HTTPServer, client: openai.OpenAI) -> None:
-    expect_run(httpserver, texts=["trunc"], status="incomplete",
-               incomplete_details={"reason": "max_completion_tokens"})
+    expect_run(
+        httpserver,
+        texts=["trunc"],
+        status="incomplete",
+        incomplete_details={"reason": "max_completion_tokens"},
+    )
     completion = client.chat.completions.create(
         model="helper", messages=[{"role": "user", "content": "x"}]
     )
@@ -237,9 +284,11 @@ def test_upstream_throttling_is_retried_then_reported(
     httpserver: HTTPServer, client: openai.OpenAI
 ) -> None:
     httpserver.expect_request(RUNS, method="POST").respond_with_response(
-        Response('{"error": {"code": "too_many_requests", "message": "slow down"}}', status=429,
-                 headers={"Retry-After": "1", "retry-after-ms": "300",
-                          "apim-request-id": "apim-123"})
+        Response(
+            '{"error": {"code": "too_many_requests", "message": "slow down"}}',
+            status=429,
+            headers={"Retry-After": "1", "retry-after-ms": "300", "apim-request-id": "apim-123"},
+        )
     )
     with pytest.raises(openai.RateLimitError) as raised:
         client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "x"}])
@@ -248,7 +297,9 @@ def test_upstream_throttling_is_retried_then_reported(
     assert 3 <= len(httpserver.log) <= 8  # retried within the 2 s deadline, honouring 300 ms
 
 
-def test_throttling_then_success_loses_nothing(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+def test_throttling_then_success_loses_nothing(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
     calls = {"n": 0}
 
     def handler(request: Request) -> Response:
@@ -279,12 +330,15 @@ def test_server_errors_on_run_creation_are_not_retried(
 
 def test_unknown_thread_is_404(httpserver: HTTPServer, client: openai.OpenAI) -> None:
     httpserver.expect_request(f"{ENDPOINT_PATH}/threads/thread_gone/runs").respond_with_response(
-        Response('{"error": {"code": "not_found", "message": "No thread found with id thread_gone"}}',
-                 status=404)
+        Response(
+            '{"error": {"code": "not_found", "message": "No thread found with id thread_gone"}}',
+            status=404,
+        )
     )
     with pytest.raises(openai.NotFoundError) as raised:
         client.chat.completions.create(
-            model="helper", messages=[{"role": "user", "content": "x"}],
+            model="helper",
+            messages=[{"role": "user", "content": "x"}],
             extra_body={"thread_id": "thread_gone"},
         )
     assert raised.value.code == "thread_not_found"
@@ -313,18 +367,14 @@ def test_upstream_timeout_is_504_and_cancels_the_run(
             yield frame("thread.run.created", run_object("thread_t", "run_t", "queued"))
             time.sleep(1.5)
             yield frame("done", "[DONE]")
+
         return sse_response(frames())
 
     httpserver.expect_request(RUNS, method="POST").respond_with_handler(slow)
-    httpserver.expect_request(f"{ENDPOINT_PATH}/threads/thread_t/runs/run_t/cancel",
-                              method="POST").respond_with_json(run_object("thread_t", "run_t", "cancelling"))
-    monkeypatch.setenv("TEST_FOUNDRY_TOKEN", TOKEN)
-    config = tmp_path / "agents.yaml"
-    config.write_text(
-        "model_list:\n  - model_name: helper\n    litellm_params:\n"
-        f"      model: azure_ai/agents/asst_test\n      api_base: {httpserver.url_for(ENDPOINT_PATH)}\n"
-        "      api_key: os.environ/TEST_FOUNDRY_TOKEN\n"
-    )
+    httpserver.expect_request(
+        f"{ENDPOINT_PATH}/threads/thread_t/runs/run_t/cancel", method="POST"
+    ).respond_with_json(run_object("thread_t", "run_t", "cancelling"))
+    config = agents_file(httpserver, tmp_path, monkeypatch)
     base_url = start_adapter(agents_config=config, upstream_read_timeout=0.5)
     response = httpx.post(
         f"{base_url}/v1/chat/completions",

@@ -74,21 +74,41 @@ def test_without_endpoint_unknown_ids_do_not_resolve() -> None:
 @pytest.mark.parametrize(
     ("text", "env", "expected"),
     [
-        ("model_list:\n  - litellm_params: {model: azure_ai/agents/a}\n", {},
-         "model_list[0].model_name"),
-        ("model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a}\n", {},
-         "model_list[0] (x).litellm_params.api_base"),
-        ("model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
-         "api_base: 'http://example.com/api/projects/p'}\n", {}, "https://"),
-        ("model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
-         "api_base: 'https://e/api/projects/p', api_key: os.environ/MISSING}\n", {},
-         "model_list[0] (x).litellm_params.api_key: environment variable MISSING is not set"),
-        ("model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
-         "api_base: 'https://e/api/projects/p', tenant_id: t, client_id: c}\n", {},
-         "model_list[0] (x).litellm_params.client_secret"),
-        ("model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
-         "api_base: 'https://e/p'}\n  - model_name: x\n    litellm_params: {model: "
-         "azure_ai/agents/b, api_base: 'https://e/p'}\n", {}, "model_list[1].model_name: duplicate"),
+        (
+            "model_list:\n  - litellm_params: {model: azure_ai/agents/a}\n",
+            {},
+            "model_list[0].model_name",
+        ),
+        (
+            "model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a}\n",
+            {},
+            "model_list[0] (x).litellm_params.api_base",
+        ),
+        (
+            "model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
+            "api_base: 'http://example.com/api/projects/p'}\n",
+            {},
+            "https://",
+        ),
+        (
+            "model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
+            "api_base: 'https://e/api/projects/p', api_key: os.environ/MISSING}\n",
+            {},
+            "model_list[0] (x).litellm_params.api_key: environment variable MISSING is not set",
+        ),
+        (
+            "model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
+            "api_base: 'https://e/api/projects/p', tenant_id: t, client_id: c}\n",
+            {},
+            "model_list[0] (x).litellm_params.client_secret",
+        ),
+        (
+            "model_list:\n  - model_name: x\n    litellm_params: {model: azure_ai/agents/a, "
+            "api_base: 'https://e/p'}\n  - model_name: x\n    litellm_params: {model: "
+            "azure_ai/agents/b, api_base: 'https://e/p'}\n",
+            {},
+            "model_list[1].model_name: duplicate",
+        ),
         ("just: text\n", {}, "must contain a `model_list`"),
         ("model_list: [\n", {}, "not valid YAML"),
     ],

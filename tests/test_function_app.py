@@ -16,8 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_routes_methods_and_anonymous_auth() -> None:
     routes = {}
     for function in function_app.app.get_functions():
-        [trigger] = [b for b in json.loads(function.get_function_json())["bindings"]
-                     if b["type"] == "httpTrigger"]
+        [trigger] = [
+            b
+            for b in json.loads(function.get_function_json())["bindings"]
+            if b["type"] == "httpTrigger"
+        ]
         routes[trigger["route"]] = (trigger["methods"], trigger["authLevel"])
     assert routes == {
         "v1/chat/completions": (["POST"], "ANONYMOUS"),

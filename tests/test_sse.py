@@ -16,14 +16,16 @@ def decode(*chunks: bytes) -> list[tuple[str, str]]:
 
 
 def test_frames_with_event_names_and_data() -> None:
-    assert decode(b"event: a\ndata: {\"x\": 1}\n\nevent: done\ndata: [DONE]\n\n") == [
+    assert decode(b'event: a\ndata: {"x": 1}\n\nevent: done\ndata: [DONE]\n\n') == [
         ("a", '{"x": 1}'),
         ("done", "[DONE]"),
     ]
 
 
 def test_crlf_comments_and_multiline_data() -> None:
-    assert decode(b": ping\r\n\r\nevent: m\r\ndata: one\r\ndata: two\r\n\r\n") == [("m", "one\ntwo")]
+    assert decode(b": ping\r\n\r\nevent: m\r\ndata: one\r\ndata: two\r\n\r\n") == [
+        ("m", "one\ntwo")
+    ]
 
 
 def test_utf8_character_split_across_chunks() -> None:
