@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from fakes import ENDPOINT_PATH, run_events, sse_response
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+
+from fakes import ENDPOINT_PATH, run_events, sse_response
 
 RUNS = f"{ENDPOINT_PATH}/threads/runs"
 USER = [{"role": "user", "content": "hi"}]
@@ -306,7 +307,7 @@ def test_no_secret_reaches_logs_errors_or_headers(
 
 def test_non_loopback_bind_without_keys_refuses_to_start(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "agents_core", "serve", "--host", "0.0.0.0", "--port", "0"],  # noqa: S104
+        [sys.executable, "-m", "agents_core", "serve", "--host", "0.0.0.0", "--port", "0"],
         capture_output=True,
         text=True,
         timeout=60,
