@@ -389,3 +389,23 @@ def test_upstream_timeout_is_504_and_cancels_the_run(
     ):
         time.sleep(0.05)
     assert any(r.path.endswith("/runs/run_t/cancel") for r, _ in httpserver.log)
+
+
+def test_caller_disconnect_mid_stream_cancels_the_run(
+    httpserver: HTTPServer, base_url: str
+) -> None:
+    expect_run(httpserver, texts=["a ", "b ", "c ", "d ", "e"], delay=0.5)
+    httpserver.expect_request(
+        f"{ENDPOINT_PATH}/threads/thread_abc/runs/run_abc/cancel", method="POST"
+    ).respond_with_json(run_object("thread_abc", "run_abc", "cancelling"))
+    body = {"model": "helper", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body) as response:
+        for line in response.iter_lines():
+            if '"content":"a "' in line:
+                break  # leave after the first token
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(
+        r.path.endswith("/cancel") for r, _ in httpserver.log
+    ):
+        time.sleep(0.05)
+    assert any(r.path.endswith("/runs/run_abc/cancel") for r, _ in httpserver.log)
