@@ -1,9 +1,8 @@
-"""OpenAI chat completions over agent runs.
+"""Agent runs → OpenAI chat completions.
 
-`parse_request` validates a request body; `run_body` turns it into one
-upstream run; `complete` and `stream` consume the run's events and produce
-a `chat.completion` or `chat.completion.chunk` frames. Pure translation
-apart from the injected `FoundryClient`.
+`complete` runs a `RunPlan` (see `chat_input`) to its end and answers with a
+`chat.completion`; `open_stream` starts it and yields
+`chat.completion.chunk` frames as the upstream produces text.
 """
 
 from __future__ import annotations
@@ -13,13 +12,14 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
+from agents_core.chat_input import ChatRequest, RunPlan, encode_call_id
 from agents_core.errors import (
     AdapterError,
-    InvalidRequest,
+    Conflict,
+    Gone,
+    NotFound,
     RateLimited,
     UpstreamError,
     UpstreamTimeout,
@@ -27,185 +27,7 @@ from agents_core.errors import (
 from agents_core.foundry import FoundryClient, Project, RunEnded, RunStarted, RunStream, TextDelta
 from agents_core.sse import encode, encode_json
 
-__all__ = [
-    "THREAD_ID",
-    "ChatRequest",
-    "ChatStream",
-    "RunPlan",
-    "complete",
-    "open_stream",
-    "parse_request",
-    "run_body",
-]
-
-UNION_MEMBER = re.compile(r"str|int|float|bool|none|.*[\[\]-].*|[A-Z]\w*")
-THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-UNSUPPORTED_HINT = {
-    "tools": "function tools are not supported yet; configure tools on the agent",
-    "tool_choice": "function tools are not supported yet",
-    "functions": "use the agent's own tools",
-    "function_call": "use the agent's own tools",
-    "api_base": "the upstream endpoint comes from the server's configuration only",
-    "base_url": "the upstream endpoint comes from the server's configuration only",
-    "api_key": "upstream credentials come from the server's configuration only",
-    "api_version": "the upstream API version comes from the server's configuration only",
-}
-
-
-class TextPart(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    type: Literal["text"]
-    text: str
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart] | None = None
-    name: str | None = None
-
-    def text(self) -> str:
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(part.text for part in self.content)
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    include_usage: bool = False
-    include_obfuscation: bool | None = None
-
-
-class ChatRequest(BaseModel):
-    """The accepted subset of an OpenAI chat-completions request, plus `thread_id`/`instructions`.
-
-    Unknown fields are rejected so a parameter is never silently dropped.
-    """
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    model: str = Field(min_length=1)
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    thread_id: str | None = Field(default=None, pattern=f"^{THREAD_ID.pattern}$")
-    instructions: str | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
-    response_format: dict[str, Any] | None = None
-    metadata: dict[str, str] | None = None
-    user: str | None = None
-    n: Annotated[int, Field(ge=1, le=1)] | None = None
-    logprobs: Literal[False] | None = None
-    parallel_tool_calls: bool | None = None
-
-    @field_validator("response_format")
-    @classmethod
-    def _response_format(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and value.get("type") not in ("text", "json_object", "json_schema"):
-            raise ValueError("type must be 'text', 'json_object' or 'json_schema'")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is not None and (
-            len(value) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in value.items())
-        ):
-            raise ValueError("at most 16 pairs, keys up to 64 and values up to 512 characters")
-        return value
-
-
-def parse_request(payload: Any, max_messages: int) -> ChatRequest:
-    """Validate a decoded JSON body; every problem becomes a 400 naming the field."""
-    if not isinstance(payload, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    try:
-        request = ChatRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise _invalid(exc) from None
-    if len(request.messages) > max_messages:
-        raise InvalidRequest(
-            f"too many messages: {len(request.messages)} (limit {max_messages})", param="messages"
-        )
-    return request
-
-
-def _invalid(exc: ValidationError) -> InvalidRequest:
-    error = exc.errors()[0]
-    # Unions add their member types ("str", "list[TextPart]") to the location: drop them.
-    loc = [str(part) for part in error["loc"] if not UNION_MEMBER.fullmatch(str(part))]
-    param = loc[0] + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:]) if loc else None
-    if error["type"] == "extra_forbidden" and param:
-        field_name = loc[-1]
-        hint = UNSUPPORTED_HINT.get(field_name, "Foundry agent runs cannot honour it")
-        return InvalidRequest(f"unsupported parameter '{param}': {hint}", param=param)
-    if param and param.startswith("messages") and ".content" in param:
-        return InvalidRequest(
-            f"invalid '{param}': only text content is supported (a string or text parts)",
-            param=param,
-        )
-    if param and param.startswith("messages") and loc[-1] == "role":
-        return InvalidRequest(
-            f"invalid '{param}': role must be system, developer, user or assistant "
-            "(tool messages are not supported yet)",
-            param=param,
-        )
-    return InvalidRequest(f"invalid '{param}': {error['msg']}", param=param)
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """The one upstream request a completion makes."""
-
-    thread_id: str | None
-    body: dict[str, Any]
-
-
-def run_body(request: ChatRequest, agent_id: str, thread_id: str | None) -> RunPlan:
-    """Map a chat request onto a run on a new thread, or on `thread_id`."""
-    instructions = [m.text() for m in request.messages if m.role in ("system", "developer")]
-    turns = [m for m in request.messages if m.role in ("user", "assistant")]
-    if thread_id:
-        last_assistant = max((i for i, m in enumerate(turns) if m.role == "assistant"), default=-1)
-        turns = turns[last_assistant + 1 :]
-        if not turns:
-            raise InvalidRequest(
-                "with a thread_id the thread already holds the history: send the new user "
-                "message(s) after the last assistant message",
-                param="messages",
-            )
-    elif not any(m.role == "user" for m in turns):
-        raise InvalidRequest("messages must contain at least one user message", param="messages")
-    messages = [{"role": m.role, "content": m.text()} for m in turns]
-    body: dict[str, Any] = {"assistant_id": agent_id}
-    if request.instructions is not None:
-        body["instructions"] = request.instructions
-    if instructions:
-        body["additional_instructions"] = "\n\n".join(instructions)
-    if thread_id:
-        body["additional_messages"] = messages
-    else:
-        body["thread"] = {"messages": messages}
-    max_tokens = request.max_completion_tokens or request.max_tokens
-    optional = {
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "max_completion_tokens": max_tokens,
-        "response_format": request.response_format,
-        "parallel_tool_calls": request.parallel_tool_calls,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    metadata = dict(request.metadata or {})
-    if request.user:
-        metadata.setdefault("user", request.user[:512])
-    if metadata:
-        body["metadata"] = metadata
-    return RunPlan(thread_id, body)
+__all__ = ["ChatStream", "complete", "open_stream", "start"]
 
 
 def finish_reason(ended: RunEnded) -> str:
@@ -254,11 +76,13 @@ def _usage(run: dict[str, Any]) -> dict[str, int] | None:
 
 
 def _tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's pending function calls, with ids that route the answer back to this run."""
     action = run.get("required_action") or {}
     calls = (action.get("submit_tool_outputs") or {}).get("tool_calls") or []
+    thread_id, run_id = str(run.get("thread_id")), str(run.get("id"))
     return [
         {
-            "id": call.get("id"),
+            "id": encode_call_id(str(call.get("id")), thread_id, run_id),
             "type": "function",
             "function": {
                 "name": (call.get("function") or {}).get("name", ""),
@@ -273,6 +97,51 @@ def _completion_id(run_id: str) -> str:
     return f"chatcmpl-{run_id}"
 
 
+async def start(foundry: FoundryClient, project: Project, plan: RunPlan) -> RunStream:
+    """The run stream for `plan`; for tool answers, explains a run that stopped waiting."""
+    answer = plan.tool_answer
+    if answer is None:
+        return foundry.start_run(project, plan.body, plan.thread_id)
+    run = await _waiting_run(foundry, project, answer.thread_id, answer.run_id)
+    pending = {call["id"].split(".")[0] for call in _tool_calls(run)}
+    stale = sorted({o["tool_call_id"] for o in answer.outputs} - pending)
+    if stale:
+        raise Conflict(
+            f"tool call {stale[0]} is not pending on run {answer.run_id}; send the results of "
+            "the latest tool_calls only",
+            code="tool_call_not_pending",
+            param="messages",
+        )
+    return foundry.submit_tool_outputs(project, answer.thread_id, answer.run_id, answer.outputs)
+
+
+async def _waiting_run(
+    foundry: FoundryClient, project: Project, thread_id: str, run_id: str
+) -> dict[str, Any]:
+    """The run the tool results answer, if it still waits for them (one cheap GET)."""
+    try:
+        run = await foundry.get_run(project, thread_id, run_id)
+    except NotFound:
+        raise NotFound(
+            f"the run {run_id} that asked for these tool results no longer exists",
+            code="run_not_found",
+            param="messages",
+        ) from None
+    status = run.get("status")
+    if status == "expired":
+        raise Gone(
+            f"run {run_id} expired before the tool results arrived (runs wait about 10 "
+            "minutes); send the user message again to start over",
+            code="run_expired",
+        )
+    if status != "requires_action":
+        raise Conflict(
+            f"run {run_id} is {status}, no longer waiting for tool results",
+            code="run_not_waiting",
+        )
+    return run
+
+
 async def complete(
     foundry: FoundryClient, project: Project, request: ChatRequest, plan: RunPlan, deadline: float
 ) -> dict[str, Any]:
@@ -280,7 +149,7 @@ async def complete(
     created = int(time.time())
     text: list[str] = []
     annotations: list[dict[str, Any]] = []
-    async with foundry.start_run(project, plan.body, plan.thread_id) as run:
+    async with await start(foundry, project, plan) as run:
         try:
             async with asyncio.timeout(deadline):
                 async for event in run:
@@ -394,7 +263,7 @@ async def open_stream(
     request_id: str,
 ) -> ChatStream:
     """Start the run and wait for it to exist, so refusals still become HTTP errors."""
-    run = foundry.start_run(project, plan.body, plan.thread_id)
+    run = await start(foundry, project, plan)
     await run.__aenter__()
     try:
         async for event in run:

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("HEARTBEAT_INTERVAL", "heartbeat_interval"),
     )
 
+    @field_validator("agents_config", "managed_identity_client_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # App settings cannot be absent in Bicep's list, only empty.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("project_endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:

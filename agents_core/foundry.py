@@ -363,6 +363,8 @@ class RunStream:
 
     async def _events(self) -> AsyncIterator[RunEvent]:
         assert self._response is not None, "use RunStream inside `async with`"
+        if self.started is not None:
+            yield self.started  # a continued run (tool outputs) is known before it streams
         decoder = SSEDecoder()
         try:
             async for chunk in self._response.aiter_bytes():

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agents_core import chat
+from agents_core import chat, chat_input
 from agents_core.config import ConfigError
 from agents_core.errors import AdapterError, InvalidRequest, PayloadTooLarge
 from agents_core.runtime import Runtime
@@ -105,10 +105,10 @@ class Handlers:
     async def _chat_completions(self, request: Request, request_id: str) -> Response:
         runtime = await self._authorize(request)
         payload = await read_json(request, runtime.settings.max_body_bytes)
-        body = chat.parse_request(payload, runtime.settings.max_messages)
+        body = chat_input.parse_request(payload, runtime.settings.max_messages)
         thread_id = _thread_id(body.thread_id, request.headers.get("x-thread-id"))
         agent = runtime.agent(body.model)
-        plan = chat.run_body(body, agent.agent_id, thread_id)
+        plan = chat_input.plan_run(body, agent.agent_id, thread_id)
         project = await runtime.project(agent, request.headers)
         settings = runtime.settings
         if not body.stream:
@@ -153,7 +153,7 @@ def _thread_id(in_body: str | None, in_header: str | None) -> str | None:
             "thread_id in the body and the x-thread-id header differ", param="thread_id"
         )
     thread_id = in_body or in_header
-    if thread_id is not None and not chat.THREAD_ID.fullmatch(thread_id):
+    if thread_id is not None and not chat_input.THREAD_ID.fullmatch(thread_id):
         raise InvalidRequest("x-thread-id is not a valid thread id", param="thread_id")
     return thread_id
 

@@ -44,7 +44,11 @@ MODEL = "azure_ai/agents/asst_x"
         ({"model": MODEL, "messages": USER, "n": 2}, "n", "n"),
         ({"model": MODEL, "messages": USER, "logprobs": True}, "logprobs", "logprobs"),
         ({"model": MODEL, "messages": USER, "stop": ["x"]}, "stop", "unsupported parameter"),
-        ({"model": MODEL, "messages": USER, "tools": []}, "tools", "tools"),
+        (
+            {"model": MODEL, "messages": USER, "tools": [{"type": "code_interpreter"}]},
+            "tools[0].type",
+            "tools[0].type",
+        ),
         (
             {"model": MODEL, "messages": USER, "api_base": "https://evil.example"},
             "api_base",
@@ -54,9 +58,9 @@ MODEL = "azure_ai/agents/asst_x"
         ({"model": MODEL, "messages": USER, "temperature": 3}, "temperature", "temperature"),
         ({"model": MODEL, "messages": USER, "stream": "yes"}, "stream", "stream"),
         (
-            {"model": MODEL, "messages": [{"role": "tool", "content": "x"}]},
-            "messages[0].role",
-            "role",
+            {"model": MODEL, "messages": [{"role": "tool", "content": "x", "tool_call_id": "c"}]},
+            "messages[0]",
+            "must follow the assistant message",
         ),
         (
             {
@@ -64,12 +68,45 @@ MODEL = "azure_ai/agents/asst_x"
                 "messages": [
                     {
                         "role": "user",
-                        "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}],
+                        "content": [
+                            {"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}}
+                        ],
                     }
                 ],
             },
-            "messages[0].content",
-            "text",
+            "messages[0].content[0]",
+            "'input_audio' is not supported",
+        ),
+        (
+            {
+                "model": MODEL,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}],
+                    }
+                ],
+            },
+            "messages[0].content[0]",
+            "https://",
+        ),
+        (
+            {
+                "model": MODEL,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": "data:image/svg+xml;base64,AAAA"},
+                            }
+                        ],
+                    }
+                ],
+            },
+            "messages[0].content[0]",
+            "image/png",
         ),
         (
             {"model": MODEL, "messages": [{"role": "system", "content": "only system"}]},

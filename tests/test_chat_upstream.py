@@ -215,10 +215,36 @@ def test_run_stopping_for_tools_reports_tool_calls(
     assert choice.message.tool_calls is not None
     call = choice.message.tool_calls[0]
     assert (call.id, call.function.name, call.function.arguments) == (
-        "call_1",
+        "call_1.thread_abc.run_abc",
         "get_weather",
         '{"city": "Paris"}',
     )
+
+    # The answer goes to the waiting run: one GET to check it, then submit_tool_outputs.
+    run_path = f"{ENDPOINT_PATH}/threads/thread_abc/runs/run_abc"
+    httpserver.expect_request(run_path, method="GET").respond_with_json(
+        run_object("thread_abc", "run_abc", "requires_action", required_action=action)
+    )
+    httpserver.expect_request(
+        f"{run_path}/submit_tool_outputs", method="POST"
+    ).respond_with_handler(
+        lambda request: sse_response(run_events(["It is sunny."], new_thread=False))
+    )
+    answer = client.chat.completions.create(
+        model="helper",
+        messages=[
+            {"role": "user", "content": "weather?"},
+            choice.message.model_dump(exclude_none=True),  # type: ignore[list-item]
+            {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21 C"},
+        ],
+    )
+    assert answer.choices[0].message.content == "It is sunny."
+    assert answer.model_extra and answer.model_extra["thread_id"] == "thread_abc"
+    submitted = json_body(httpserver.log[-1][0])
+    assert submitted == {
+        "tool_outputs": [{"tool_call_id": "call_1", "output": "sunny, 21 C"}],
+        "stream": True,
+    }
 
 
 @pytest.mark.parametrize(
