@@ -332,6 +332,11 @@ class RunStream:
     ended: RunEnded | None = None
     _response: httpx.Response | None = field(default=None, repr=False)
     _iterator: AsyncIterator[RunEvent] | None = field(default=None, repr=False)
+    _detached: bool = field(default=False, repr=False)
+
+    def detach(self) -> None:
+        """Let the run go on upstream when this stream closes (A2A non-blocking sends)."""
+        self._detached = True
 
     async def __aenter__(self) -> Self:
         self._response = await self.client._send(self.request, self.project, stream=True)
@@ -350,7 +355,7 @@ class RunStream:
         if iterator is not None:
             await iterator.aclose()  # type: ignore[attr-defined]
         await response.aclose()
-        if self.started is not None and self.ended is None:
+        if self.started is not None and self.ended is None and not self._detached:
             self.client.cancel_in_background(
                 self.project, self.started.thread_id, self.started.run_id
             )

@@ -22,10 +22,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agents_core import chat, chat_input
-from agents_core.config import ConfigError
-from agents_core.errors import AdapterError, InvalidRequest, PayloadTooLarge
+from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
+from agents_core.errors import AdapterError, InvalidRequest, NotFound, PayloadTooLarge
 from agents_core.runtime import Runtime
-from agents_core.sse import with_heartbeat
+from agents_core.sse import encode_json, with_heartbeat
 
 __all__ = ["Handlers", "create_app"]
 
@@ -47,6 +47,9 @@ class Handlers:
         self.chat_completions = self._endpoint(self._chat_completions)
         self.list_models = self._endpoint(self._list_models)
         self.get_model = self._endpoint(self._get_model)
+        self.a2a_rpc = self._endpoint(self._a2a_rpc)
+        self.a2a_card = self._endpoint(self._a2a_card)
+        self._cards: dict[str, tuple[float, dict[str, Any]]] = {}
 
     @property
     def runtime(self) -> Runtime:
@@ -141,6 +144,115 @@ class Handlers:
         runtime.agent(name)
         return JSONResponse(_model(name))
 
+    def _a2a_agent(self, runtime: Runtime, request: Request) -> AgentSpec:
+        name = request.url.path.split("/a2a/", 1)[-1].split("/", 1)[0]
+        try:
+            return runtime.agent(name)
+        except NotFound:
+            return runtime.agent(f"{MODEL_PREFIX}{name}")
+
+    async def _a2a_rpc(self, request: Request, request_id: str) -> Response:
+        """JSON-RPC 2.0 for one agent, A2A 1.0 and 0.3 on the same URL."""
+        from agents_core import a2a
+        from agents_core.a2a_wire import INVALID_REQUEST, PARSE_ERROR, RpcError, parse_call
+
+        runtime = self.runtime
+        call_id: Any = None
+        try:
+            try:
+                runtime.callers.check(request.headers)
+            except AdapterError as exc:
+                body = RpcError(INVALID_REQUEST, exc.message, {"httpStatus": 401}).body(None)
+                return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            try:
+                payload = await read_json(request, runtime.settings.max_body_bytes)
+            except PayloadTooLarge as exc:
+                return JSONResponse(RpcError(INVALID_REQUEST, exc.message).body(None), 413)
+            except InvalidRequest as exc:
+                raise RpcError(PARSE_ERROR, exc.message) from None
+            call_id = payload.get("id") if isinstance(payload, dict) else None
+            call = parse_call(payload)
+            agent = self._a2a_agent(runtime, request)
+            service = a2a.TaskService(
+                runtime.foundry,
+                await runtime.project(agent, request.headers),
+                agent.agent_id,
+                agent.alias,
+                runtime.settings.stream_deadline,
+            )
+            try:
+                return await self._a2a_call(service, call, runtime)
+            except AdapterError as exc:
+                raise a2a.rpc_error(exc, call.operation) from None
+        except AdapterError as exc:
+            return JSONResponse(a2a.rpc_error(exc, "").body(call_id))
+        except RpcError as exc:
+            return JSONResponse(exc.body(call_id))
+
+    async def _a2a_call(self, service: Any, call: Any, runtime: Runtime) -> Response:
+        if call.operation == "send":
+            message = call.send_request()
+            return JSONResponse(call.result(await service.send(message, call.blocking(message))))
+        if call.operation == "get":
+            return JSONResponse(call.result(await service.get(call.task_id())))
+        if call.operation == "cancel":
+            return JSONResponse(call.result(await service.cancel(call.task_id())))
+        if call.operation == "list":
+            listing = call.list_request()
+            return JSONResponse(
+                call.result(
+                    await service.list(listing.context_id, listing.page_size, listing.page_token)
+                )
+            )
+        if call.operation == "stream":
+            events = await service.open_stream(call.send_request())
+        else:
+            events = await service.subscribe(call.task_id())
+
+        async def frames() -> AsyncIterator[bytes]:
+            async for event in events:
+                yield encode_json(call.event(event))
+
+        return StreamingResponse(
+            with_heartbeat(frames(), runtime.settings.heartbeat_interval),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _a2a_card(self, request: Request, request_id: str) -> Response:
+        """The agent card, named and described from the Foundry agent (cached 5 minutes)."""
+        from agents_core.a2a_wire import agent_card
+
+        runtime = self.runtime
+        agent = self._a2a_agent(runtime, request)
+        cached = self._cards.get(agent.alias)
+        if cached is None or cached[0] < time.monotonic():
+            project = await runtime.project(agent, request.headers)
+            definition = await runtime.foundry.get_agent(project, agent.agent_id)
+            cached = (time.monotonic() + 300, definition)
+            self._cards[agent.alias] = cached
+        definition = cached[1]
+        base = _public_base(request)
+        card = agent_card(
+            url=f"{base}/a2a/{agent.alias}",
+            name=str(definition.get("name") or agent.alias),
+            description=str(
+                definition.get("description") or f"Azure AI Foundry agent {agent.agent_id}"
+            ),
+            skill_id=agent.agent_id,
+            scheme=runtime.callers.scheme(),
+        )
+        return JSONResponse(card)
+
+
+def _public_base(request: Request) -> str:
+    """Scheme and host as the caller reached us (front ends set X-Forwarded-*)."""
+    scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = (
+        request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
+    )
+    return f"{scheme}://{host.split(',')[0].strip()}"
+
 
 def _model(name: str) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": 0, "owned_by": "azure-ai-foundry"}
@@ -210,6 +322,10 @@ def create_app(handlers: Handlers) -> Starlette:
         Route("/v1/chat/completions", handlers.chat_completions, methods=["POST"]),
         Route("/v1/models", handlers.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", handlers.get_model, methods=["GET"]),
+        Route("/a2a/{agent}", handlers.a2a_rpc, methods=["POST"]),
+        Route("/v1/a2a/{agent}/message/send", handlers.a2a_rpc, methods=["POST"]),
+        Route("/a2a/{agent}/.well-known/agent-card.json", handlers.a2a_card, methods=["GET"]),
+        Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, methods=["GET"]),
     ]
     return Starlette(
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan

@@ -1,0 +1,465 @@
+"""A2A tasks over Foundry agent runs, with no state of our own.
+
+`contextId` is the Foundry thread; a task is one run, its id
+`<thread_id>.<run_id>`, so any instance answers `GetTask`, `CancelTask` and
+resubscribe from Foundry alone. Runs map to task states; agent text becomes
+the `response` artifact, streamed as artifact updates as it arrives. A run
+waiting for function results is `input-required`; the caller's next
+message on that task carries the results and continues the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from a2a.types import (
+    Artifact,
+    ListTasksResponse,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    SendMessageResponse,
+    StreamResponse,
+    Task,
+    TaskArtifactUpdateEvent,
+    TaskState,
+    TaskStatus,
+    TaskStatusUpdateEvent,
+)
+from google.protobuf.json_format import MessageToDict
+
+from agents_core import chat
+from agents_core.a2a_wire import (
+    CONTENT_TYPE_NOT_SUPPORTED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    TASK_NOT_CANCELABLE,
+    TASK_NOT_FOUND,
+    RpcError,
+)
+from agents_core.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
+from agents_core.errors import AdapterError, NotFound
+from agents_core.foundry import FoundryClient, Project, RunEnded, RunStarted, RunStream, TextDelta
+
+__all__ = ["TaskService", "rpc_error", "task_id"]
+
+STATES = {
+    "queued": TaskState.TASK_STATE_SUBMITTED,
+    "in_progress": TaskState.TASK_STATE_WORKING,
+    "cancelling": TaskState.TASK_STATE_WORKING,
+    "requires_action": TaskState.TASK_STATE_INPUT_REQUIRED,
+    "completed": TaskState.TASK_STATE_COMPLETED,
+    "incomplete": TaskState.TASK_STATE_COMPLETED,
+    "failed": TaskState.TASK_STATE_FAILED,
+    "expired": TaskState.TASK_STATE_FAILED,
+    "cancelled": TaskState.TASK_STATE_CANCELED,
+}
+TERMINAL = {"completed", "incomplete", "failed", "expired", "cancelled"}
+ARTIFACT_ID = "response"
+POLL_INTERVAL = 0.5
+
+
+def task_id(thread_id: str, run_id: str) -> str:
+    return f"{thread_id}.{run_id}"
+
+
+def _split_task_id(value: str) -> tuple[str, str]:
+    parts = value.split(".")
+    if len(parts) != 2 or not all(THREAD_ID.fullmatch(part) for part in parts):
+        raise RpcError(TASK_NOT_FOUND, f"task {value!r} not found")
+    return parts[0], parts[1]
+
+
+def _now() -> Any:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    stamp = Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+def _agent_message(context_id: str, task: str, parts: list[Part]) -> Message:
+    return Message(
+        message_id=f"msg-{uuid.uuid4().hex}",
+        context_id=context_id,
+        task_id=task,
+        role=Role.ROLE_AGENT,
+        parts=parts,
+    )
+
+
+def _status(run: dict[str, Any]) -> TaskStatus:
+    """The task status for a run, with a message saying why when it needs one."""
+    status = str(run.get("status", ""))
+    context_id, run_id = str(run.get("thread_id", "")), str(run.get("id", ""))
+    result = _state(STATES.get(status, TaskState.TASK_STATE_WORKING))
+    parts: list[Part] = []
+    if status in ("failed", "expired"):
+        error = run.get("last_error") or {}
+        parts.append(
+            Part(text=f"{error.get('code', status)}: {error.get('message', 'the run ' + status)}")
+        )
+    elif status == "requires_action":
+        calls = (run.get("required_action") or {}).get("submit_tool_outputs", {}).get(
+            "tool_calls"
+        ) or []
+        pending = [
+            {
+                "id": c.get("id"),
+                "name": (c.get("function") or {}).get("name"),
+                "arguments": (c.get("function") or {}).get("arguments"),
+            }
+            for c in calls
+        ]
+        names = ", ".join(str(c["name"]) for c in pending)
+        parts.append(Part(text=f"The agent called {names}; reply on this task with the results."))
+        data = Part()
+        data.data.struct_value.update({"tool_calls": pending})
+        parts.append(data)
+    if parts:
+        result.message.CopyFrom(_agent_message(context_id, task_id(context_id, run_id), parts))
+    return result
+
+
+def _artifact(text: str) -> Artifact:
+    return Artifact(artifact_id=ARTIFACT_ID, name="response", parts=[Part(text=text)])
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task's ids: the Foundry thread and run it stands for."""
+
+    thread_id: str
+    run_id: str
+
+    @property
+    def id(self) -> str:
+        return task_id(self.thread_id, self.run_id)
+
+    def task(self, status: TaskStatus) -> Task:
+        return Task(id=self.id, context_id=self.thread_id, status=status)
+
+    def status_event(self, status: TaskStatus) -> StreamResponse:
+        return StreamResponse(
+            status_update=TaskStatusUpdateEvent(
+                task_id=self.id, context_id=self.thread_id, status=status
+            )
+        )
+
+    def artifact_event(self, text: str, *, append: bool, last: bool) -> StreamResponse:
+        return StreamResponse(
+            artifact_update=TaskArtifactUpdateEvent(
+                task_id=self.id,
+                context_id=self.thread_id,
+                artifact=_artifact(text),
+                append=append,
+                last_chunk=last,
+            )
+        )
+
+
+def _state(state: Any) -> TaskStatus:
+    return TaskStatus(state=state, timestamp=_now())
+
+
+def _pending_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
+    action = run.get("required_action") or {}
+    return list((action.get("submit_tool_outputs") or {}).get("tool_calls") or [])
+
+
+@dataclass
+class TaskService:
+    """A2A operations for one agent, over the shared Foundry client."""
+
+    foundry: FoundryClient
+    project: Project
+    agent_id: str
+    alias: str
+    deadline: float
+
+    def _plan(self, request: SendMessageRequest) -> RunPlan:
+        message = request.message
+        if message.task_id:
+            return RunPlan(None, {}, self._tool_answer(message))
+        content = [_content(part, index) for index, part in enumerate(message.parts)]
+        try:
+            chat_request = parse_request(
+                {"model": self.alias, "messages": [{"role": "user", "content": content}]}, 1
+            )
+            return plan_run(chat_request, self.agent_id, message.context_id or None)
+        except AdapterError as exc:
+            raise RpcError(INVALID_PARAMS, exc.message) from None
+
+    def _tool_answer(self, message: Message) -> ToolAnswer:
+        thread_id, run_id = _split_task_id(message.task_id)
+        if message.context_id and message.context_id != thread_id:
+            raise RpcError(INVALID_PARAMS, "taskId does not belong to contextId")
+        outputs: list[dict[str, str]] = []
+        text: list[str] = []
+        for part in message.parts:
+            kind = part.WhichOneof("content")
+            if kind == "data":
+                value = MessageToDict(part.data)
+                for output in (
+                    value.get("tool_outputs") if isinstance(value, dict) else None
+                ) or []:
+                    outputs.append(
+                        {
+                            "tool_call_id": str(output.get("tool_call_id")),
+                            "output": _text(output.get("output")),
+                        }
+                    )
+            elif kind == "text":
+                text.append(part.text)
+        return ToolAnswer(
+            thread_id, run_id, outputs or [{"tool_call_id": "", "output": "".join(text)}]
+        )
+
+    async def _start(self, plan: RunPlan) -> RunStream:
+        answer = plan.tool_answer
+        if answer is not None and answer.outputs and not answer.outputs[0]["tool_call_id"]:
+            plan = await self._single_call_answer(answer)
+        return await chat.start(self.foundry, self.project, plan)
+
+    async def _single_call_answer(self, answer: ToolAnswer) -> RunPlan:
+        """Plain text answers the task's one pending call."""
+        run = await self._run(answer.thread_id, answer.run_id)
+        calls = (run.get("required_action") or {}).get("submit_tool_outputs", {}).get(
+            "tool_calls"
+        ) or []
+        if run.get("status") != "requires_action":
+            raise RpcError(
+                INVALID_PARAMS,
+                f"task is {STATES.get(str(run.get('status')), 'done')} and takes no more input; "
+                "send a new message with the same contextId to continue the conversation",
+            )
+        if len(calls) != 1:
+            raise RpcError(
+                INVALID_PARAMS,
+                "the agent waits for several tool results: send a data part "
+                '{"tool_outputs": [{"tool_call_id": ..., "output": ...}]}',
+            )
+        output = answer.outputs[0]["output"]
+        return RunPlan(
+            None,
+            {},
+            ToolAnswer(
+                answer.thread_id,
+                answer.run_id,
+                [{"tool_call_id": str(calls[0]["id"]), "output": output}],
+            ),
+        )
+
+    async def _run(self, thread_id: str, run_id: str) -> dict[str, Any]:
+        try:
+            return await self.foundry.get_run(self.project, thread_id, run_id)
+        except NotFound:
+            raise RpcError(TASK_NOT_FOUND, f"task {task_id(thread_id, run_id)} not found") from None
+
+    async def send(self, request: SendMessageRequest, blocking: bool) -> SendMessageResponse:
+        """Run the message to its end (or until it exists, when not blocking)."""
+        stream = await self._start(self._plan(request))
+        text: list[str] = []
+        async with stream as run:
+            async with asyncio.timeout(self.deadline):
+                async for event in run:
+                    if isinstance(event, RunStarted) and not blocking:
+                        run.detach()
+                        task = Task(
+                            id=task_id(event.thread_id, event.run_id),
+                            context_id=event.thread_id,
+                            status=TaskStatus(
+                                state=TaskState.TASK_STATE_SUBMITTED, timestamp=_now()
+                            ),
+                        )
+                        task.history.append(self._echo(request, event))
+                        return SendMessageResponse(task=task)
+                    if isinstance(event, TextDelta):
+                        text.append(event.text)
+        assert run.started is not None and run.ended is not None
+        task = await self._task(run.ended.run, "".join(text))
+        task.history.append(self._echo(request, run.started))
+        return SendMessageResponse(task=task)
+
+    def _echo(self, request: SendMessageRequest, started: RunStarted) -> Message:
+        message = Message()
+        message.CopyFrom(request.message)
+        message.context_id = started.thread_id
+        message.task_id = task_id(started.thread_id, started.run_id)
+        return message
+
+    async def _task(self, run: dict[str, Any], text: str | None = None) -> Task:
+        thread_id, run_id = str(run["thread_id"]), str(run["id"])
+        task = TaskRef(thread_id, run_id).task(_status(run))
+        if text is None or (not text and run.get("status") == "completed"):
+            text = await self.foundry.run_text(self.project, thread_id, run_id)
+        if text:
+            task.artifacts.append(_artifact(text))
+        return task
+
+    async def open_stream(self, request: SendMessageRequest) -> AsyncIterator[StreamResponse]:
+        """Start the run (errors surface before any frame), then stream its events."""
+        stream = await self._start(self._plan(request))
+        await stream.__aenter__()
+        try:
+            first = await anext(aiter(stream))
+        except BaseException:
+            await stream.__aexit__(None, None, None)
+            raise
+        assert isinstance(first, RunStarted)
+        return self._stream_events(stream, first, request)
+
+    async def _stream_events(
+        self, stream: RunStream, started: RunStarted, request: SendMessageRequest
+    ) -> AsyncIterator[StreamResponse]:
+        ref = TaskRef(started.thread_id, started.run_id)
+        try:
+            task = ref.task(_state(TaskState.TASK_STATE_WORKING))
+            task.history.append(self._echo(request, started))
+            yield StreamResponse(task=task)
+            chunks = 0
+            try:
+                async with asyncio.timeout(self.deadline):
+                    async for event in stream:
+                        if isinstance(event, TextDelta) and event.text:
+                            yield ref.artifact_event(event.text, append=chunks > 0, last=False)
+                            chunks += 1
+                        elif isinstance(event, RunEnded):
+                            if chunks:
+                                yield ref.artifact_event("", append=True, last=True)
+                            yield ref.status_event(_status(event.run))
+            except TimeoutError:
+                raise AdapterError(
+                    f"the stream exceeded its {self.deadline:g} s deadline", code="stream_deadline"
+                ) from None
+        except AdapterError as exc:
+            failed = _state(TaskState.TASK_STATE_FAILED)
+            reason = [Part(text=f"{exc.code}: {exc.message}")]
+            failed.message.CopyFrom(_agent_message(ref.thread_id, ref.id, reason))
+            yield ref.status_event(failed)
+        finally:
+            await stream.__aexit__(None, None, None)
+
+    async def get(self, value: str) -> Task:
+        thread_id, run_id = _split_task_id(value)
+        return await self._task(await self._run(thread_id, run_id))
+
+    async def cancel(self, value: str) -> Task:
+        thread_id, run_id = _split_task_id(value)
+        run = await self._run(thread_id, run_id)
+        if run.get("status") in TERMINAL:
+            raise RpcError(TASK_NOT_CANCELABLE, f"task is already {STATES[str(run['status'])]}")
+        try:
+            run = await self.foundry.cancel_run(self.project, thread_id, run_id)
+        except AdapterError as exc:
+            raise RpcError(TASK_NOT_CANCELABLE, exc.message) from None
+        deadline = time.monotonic() + 5
+        while run.get("status") == "cancelling" and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_INTERVAL / 2)
+            run = await self._run(thread_id, run_id)
+        if run.get("status") == "cancelling":
+            run = {**run, "status": "cancelled"}  # accepted: Foundry finishes cancelling shortly
+        return await self._task(run, "")
+
+    async def subscribe(self, value: str) -> AsyncIterator[StreamResponse]:
+        """Follow a task by polling its run: Foundry cannot re-attach to a run's stream."""
+        thread_id, run_id = _split_task_id(value)
+        run = await self._run(thread_id, run_id)
+        return self._follow(run)
+
+    async def _follow(self, run: dict[str, Any]) -> AsyncIterator[StreamResponse]:
+        ref = TaskRef(str(run["thread_id"]), str(run["id"]))
+        yield StreamResponse(task=ref.task(_status(run)))
+        deadline = time.monotonic() + self.deadline
+        waiting = TERMINAL | {"requires_action"}
+        last = run.get("status")
+        while run.get("status") not in waiting and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_INTERVAL)
+            run = await self._run(ref.thread_id, ref.run_id)
+            if run.get("status") != last:
+                last = run.get("status")
+                if last not in TERMINAL:
+                    yield ref.status_event(_status(run))
+        text = await self.foundry.run_text(self.project, ref.thread_id, ref.run_id)
+        if text:
+            yield ref.artifact_event(text, append=False, last=True)
+        yield ref.status_event(_status(run))
+
+    async def list(self, context_id: str, page_size: int, page_token: str) -> ListTasksResponse:
+        """The runs of one conversation, newest first (Foundry lists runs per thread only)."""
+        if not context_id or not THREAD_ID.fullmatch(context_id):
+            raise RpcError(
+                INVALID_PARAMS, "ListTasks needs params.contextId: Foundry lists runs per thread"
+            )
+        params: dict[str, Any] = {"limit": min(max(page_size or 20, 1), 100), "order": "desc"}
+        if page_token:
+            params["after"] = page_token
+        try:
+            page = await self.foundry.request(
+                self.project, "GET", f"/threads/{context_id}/runs", params=params
+            )
+        except NotFound:
+            raise RpcError(INVALID_PARAMS, f"contextId {context_id} not found") from None
+        runs = page.get("data") or []
+        response = ListTasksResponse(page_size=len(runs), total_size=len(runs))
+        for run in runs:
+            response.tasks.append(
+                Task(
+                    id=task_id(context_id, str(run["id"])),
+                    context_id=context_id,
+                    status=_status(run),
+                )
+            )
+        if page.get("has_more") and page.get("last_id"):
+            response.next_page_token = str(page["last_id"])
+        return response
+
+
+def _content(part: Part, index: int) -> dict[str, Any]:
+    """One Foundry message content part for an A2A part."""
+    kind = part.WhichOneof("content")
+    if kind == "text":
+        return {"type": "text", "text": part.text}
+    if kind == "data":
+        return {"type": "text", "text": json.dumps(MessageToDict(part.data), ensure_ascii=False)}
+    media = part.media_type or ""
+    if kind == "url" and (media.startswith("image/") or not media):
+        return {"type": "image_url", "image_url": {"url": part.url}}
+    if kind == "raw" and media in ("image/png", "image/jpeg", "image/gif", "image/webp"):
+        import base64
+
+        return {
+            "type": "image_url",
+            "image_url": {"url": f"data:{media};base64,{base64.b64encode(part.raw).decode()}"},
+        }
+    raise RpcError(
+        CONTENT_TYPE_NOT_SUPPORTED,
+        f"message part {index} ({media or kind}) is not supported: send text, data, or image files",
+    )
+
+
+def rpc_error(exc: AdapterError, operation: str) -> RpcError:
+    """The JSON-RPC error for an adapter error, keeping the HTTP status and codes as data."""
+    data: dict[str, Any] = {"httpStatus": exc.status_code, "code": exc.code}
+    if exc.retry_after is not None:
+        data["retryAfter"] = exc.retry_after
+    if exc.upstream_request_id:
+        data["upstreamRequestId"] = exc.upstream_request_id
+    if isinstance(exc, NotFound):
+        if exc.code == "thread_not_found" and operation in ("send", "stream"):
+            return RpcError(INVALID_PARAMS, f"contextId not found: {exc.message}", data)
+        return RpcError(TASK_NOT_FOUND, exc.message, data)
+    if exc.status_code in (400, 409, 410, 413):
+        return RpcError(INVALID_PARAMS, exc.message, data)
+    return RpcError(INTERNAL_ERROR, exc.message, data)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

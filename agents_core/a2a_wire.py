@@ -1,0 +1,269 @@
+"""A2A wire shapes for protocol 1.0 and 0.3, over the a2a-sdk's own types.
+
+Requests of either version are parsed into the SDK's 1.0 (protobuf) types;
+results are built once as 1.0 types and rendered in the caller's version:
+ProtoJSON for 1.0, the SDK's 0.3 compat models for 0.3. The version is
+chosen by method name (1.0 methods are PascalCase, 0.3 methods contain a
+slash), so one URL serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from a2a.compat.v0_3 import conversions as v03
+from a2a.compat.v0_3 import types as t03
+from a2a.types import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    ListTasksRequest,
+    ListTasksResponse,
+    SendMessageRequest,
+    SendMessageResponse,
+    StreamResponse,
+    SubscribeToTaskRequest,
+    Task,
+)
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
+from pydantic import ValidationError
+
+__all__ = [
+    "CONTENT_TYPE_NOT_SUPPORTED",
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "PUSH_NOT_SUPPORTED",
+    "TASK_NOT_CANCELABLE",
+    "TASK_NOT_FOUND",
+    "UNSUPPORTED_OPERATION",
+    "Call",
+    "RpcError",
+    "agent_card",
+    "parse_call",
+]
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+TASK_NOT_FOUND = -32001
+TASK_NOT_CANCELABLE = -32002
+PUSH_NOT_SUPPORTED = -32003
+UNSUPPORTED_OPERATION = -32004
+CONTENT_TYPE_NOT_SUPPORTED = -32005
+EXTENDED_CARD_NOT_CONFIGURED = -32007
+
+Operation = Literal["send", "stream", "get", "cancel", "subscribe", "list"]
+Version = Literal["1.0", "0.3"]
+
+METHODS: dict[str, tuple[Version, Operation]] = {
+    "SendMessage": ("1.0", "send"),
+    "SendStreamingMessage": ("1.0", "stream"),
+    "GetTask": ("1.0", "get"),
+    "CancelTask": ("1.0", "cancel"),
+    "SubscribeToTask": ("1.0", "subscribe"),
+    "ListTasks": ("1.0", "list"),
+    "message/send": ("0.3", "send"),
+    "message/stream": ("0.3", "stream"),
+    "tasks/get": ("0.3", "get"),
+    "tasks/cancel": ("0.3", "cancel"),
+    "tasks/resubscribe": ("0.3", "subscribe"),
+}
+PUSH_METHODS = (
+    "CreateTaskPushNotificationConfig",
+    "GetTaskPushNotificationConfig",
+    "ListTaskPushNotificationConfigs",
+    "DeleteTaskPushNotificationConfig",
+)
+
+
+class RpcError(Exception):
+    """A JSON-RPC error to send back: `code` from the A2A/JSON-RPC tables."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def body(self, request_id: Any) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One validated JSON-RPC call: what to do, in which protocol version."""
+
+    id: str | int | None
+    version: Version
+    operation: Operation
+    params: dict[str, Any]
+
+    def send_request(self) -> SendMessageRequest:
+        """The message to send, as 1.0 types whatever the caller's version."""
+        if self.version == "0.3":
+            params = _compat(t03.MessageSendParams, self.params)
+            request = v03.to_core_send_message_request(
+                t03.SendMessageRequest(id=self.id or 0, params=params)
+            )
+        else:
+            request = _parse(self.params, SendMessageRequest())
+        if not request.HasField("message") or not request.message.parts:
+            raise RpcError(INVALID_PARAMS, "params.message with at least one part is required")
+        if request.message.role != 1:  # ROLE_USER
+            raise RpcError(INVALID_PARAMS, "params.message.role must be the user's")
+        if not request.message.message_id:
+            raise RpcError(INVALID_PARAMS, "params.message.messageId is required")
+        return request
+
+    def blocking(self, request: SendMessageRequest) -> bool:
+        if self.version == "0.3":
+            configuration = self.params.get("configuration") or {}
+            return bool(configuration.get("blocking", True))
+        return not request.configuration.return_immediately
+
+    def task_id(self) -> str:
+        if self.version == "0.3":
+            return str(_compat(t03.TaskQueryParams, self.params).id)
+        kind: Any = {"get": GetTaskRequest, "cancel": CancelTaskRequest}.get(
+            self.operation, SubscribeToTaskRequest
+        )
+        task_id = str(_parse(self.params, kind()).id)
+        if not task_id:
+            raise RpcError(INVALID_PARAMS, "params.id (the task id) is required")
+        return task_id
+
+    def list_request(self) -> ListTasksRequest:
+        request: ListTasksRequest = _parse(self.params, ListTasksRequest())
+        return request
+
+    def result(self, value: Task | SendMessageResponse | ListTasksResponse) -> dict[str, Any]:
+        """A success envelope in the caller's version."""
+        if self.version == "1.0":
+            body = MessageToDict(value)
+        elif isinstance(value, SendMessageResponse):
+            body = _dump(v03.to_compat_task(value.task))
+        elif isinstance(value, Task):
+            body = _dump(v03.to_compat_task(value))
+        else:
+            raise RpcError(METHOD_NOT_FOUND, "ListTasks has no 0.3 equivalent")
+        return {"jsonrpc": "2.0", "id": self.id, "result": body}
+
+    def event(self, value: StreamResponse) -> dict[str, Any]:
+        """One streamed event's envelope in the caller's version."""
+        if self.version == "1.0":
+            return {"jsonrpc": "2.0", "id": self.id, "result": MessageToDict(value)}
+        return _dump(v03.to_compat_stream_response(value, self.id))
+
+
+def parse_call(payload: Any) -> Call:
+    """Validate a JSON-RPC 2.0 request and choose the protocol version by method name."""
+    if not isinstance(payload, dict):
+        raise RpcError(
+            INVALID_REQUEST, "a JSON-RPC request must be an object (batches are not supported)"
+        )
+    request_id = payload.get("id")
+    if payload.get("jsonrpc") != "2.0" or not isinstance(payload.get("method"), str):
+        raise RpcError(INVALID_REQUEST, "expected {'jsonrpc': '2.0', 'method': ..., 'id': ...}")
+    if request_id is not None and not isinstance(request_id, str | int):
+        raise RpcError(INVALID_REQUEST, "id must be a string, a number or null")
+    method = payload["method"]
+    params = payload.get("params", {})
+    if not isinstance(params, dict):
+        raise RpcError(INVALID_PARAMS, "params must be an object")
+    if method in PUSH_METHODS or method.startswith("tasks/pushNotificationConfig/"):
+        raise RpcError(PUSH_NOT_SUPPORTED, "push notifications are not supported; use streaming")
+    if method in ("GetExtendedAgentCard", "agent/getAuthenticatedExtendedCard"):
+        raise RpcError(EXTENDED_CARD_NOT_CONFIGURED, "this agent has no extended card")
+    if method not in METHODS:
+        raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not supported")
+    version, operation = METHODS[method]
+    return Call(request_id, version, operation, params)
+
+
+def _parse(params: dict[str, Any], message: Any) -> Any:
+    try:
+        return ParseDict(params, message, ignore_unknown_fields=True)
+    except ParseError as exc:
+        raise RpcError(INVALID_PARAMS, f"invalid params: {exc}") from None
+
+
+def _compat(model: Any, params: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise RpcError(INVALID_PARAMS, f"invalid params.{where}: {error['msg']}") from None
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    result: dict[str, Any] = model.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return result
+
+
+def agent_card(
+    *, url: str, name: str, description: str, skill_id: str, scheme: str
+) -> dict[str, Any]:
+    """One card both 1.0 and 0.3 clients read: the 1.0 fields plus 0.3's `url` & co."""
+    card: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "version": "1.0.0",
+        "supportedInterfaces": [
+            {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+            {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "0.3"},
+        ],
+        "url": url,
+        "preferredTransport": "JSONRPC",
+        "protocolVersion": "0.3.0",
+        "capabilities": {"streaming": True, "pushNotifications": False},
+        "defaultInputModes": ["text/plain", "application/json", "image/png", "image/jpeg"],
+        "defaultOutputModes": ["text/plain", "application/json"],
+        "skills": [
+            {
+                "id": skill_id,
+                "name": name,
+                "description": description,
+                "tags": ["azure-ai-foundry", "agent"],
+            }
+        ],
+    }
+    schemes: dict[str, Any] = {}
+    if scheme == "api_key":
+        schemes = {
+            "bearer": {
+                "httpAuthSecurityScheme": {"scheme": "bearer"},
+                "type": "http",
+                "scheme": "bearer",
+                "description": "a gateway API key as 'Authorization: Bearer <key>'",
+            },
+            "apiKey": {
+                "apiKeySecurityScheme": {"location": "header", "name": "x-api-key"},
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-api-key",
+            },
+        }
+    elif scheme == "easy_auth":
+        schemes = {
+            "entra": {
+                "httpAuthSecurityScheme": {"scheme": "bearer", "bearerFormat": "JWT"},
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "a Microsoft Entra ID token for this app",
+            }
+        }
+    if schemes:
+        card["securitySchemes"] = schemes
+        card["securityRequirements"] = [{"schemes": {key: {}}} for key in schemes]
+        card["security"] = [{key: []} for key in schemes]
+    return card
