@@ -32,6 +32,18 @@ EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 - the emulator's own, not 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def emulator_registry(endpoint: str, agent_ids: tuple[str, ...]) -> AgentRegistry:
+    """The emulator's demo agents under short names (`asst_echo` is `echo`), any id by prefix."""
+    credential = Credential("token", token=SecretStr(EMULATOR_TOKEN))
+    agents = {
+        agent_id.removeprefix("asst_"): AgentSpec(
+            agent_id.removeprefix("asst_"), agent_id, endpoint, credential
+        )
+        for agent_id in agent_ids
+    }
+    return AgentRegistry(agents, default_endpoint=endpoint, default_credential=credential)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agents_core")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -81,20 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
 
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         endpoint = f"http://{host}:{args.port}{EMULATOR_PREFIX}/api/projects/demo"
-        credential = Credential("token", token=SecretStr(EMULATOR_TOKEN))
-        registry = AgentRegistry(
-            agents={
-                agent.removeprefix("asst_"): AgentSpec(
-                    agent.removeprefix("asst_"), agent, endpoint, credential
-                )
-                for agent in DEMO_AGENTS
-            },
-            default_endpoint=endpoint,
-            default_credential=credential,
-        )
-        runtime = Runtime.build(
-            settings.model_copy(update={"project_endpoint": endpoint}), registry=registry
-        )
+        registry = emulator_registry(endpoint, DEMO_AGENTS)
+        settings = settings.model_copy(update={"project_endpoint": endpoint})
+        runtime = Runtime.build(settings, registry=registry)
         emulator_app = create_emulator()
     else:
         runtime = Runtime.build(settings, registry=load_registry(settings))

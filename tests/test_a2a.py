@@ -1,0 +1,316 @@
+"""A2A end to end: the a2a-sdk client against the adapter, in front of the emulator.
+
+Every client test runs twice: over the card's default 1.0 interface and
+forced onto 0.3 (the card's 0.3 interface only).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from a2a.client import Client, ClientConfig, ClientFactory
+from a2a.client.errors import A2AClientError
+from a2a.types import (
+    CancelTaskRequest,
+    GetTaskRequest,
+    Message,
+    Part,
+    Role,
+    SendMessageRequest,
+    StreamResponse,
+    Task,
+    TaskState,
+)
+from a2a.utils.errors import TaskNotCancelableError, TaskNotFoundError
+from google.protobuf.json_format import MessageToDict
+
+Factory = Callable[..., Awaitable[Client]]
+
+
+def user(text: str, context_id: str = "", task_id: str = "", **part: Any) -> SendMessageRequest:
+    parts = [Part(text=text)] if text else [Part(**part)]
+    return SendMessageRequest(
+        message=Message(
+            role=Role.ROLE_USER,
+            message_id=uuid.uuid4().hex,
+            context_id=context_id,
+            task_id=task_id,
+            parts=parts,
+        )
+    )
+
+
+@pytest.fixture(params=["1.0", "0.3"])
+def version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def connect(emulated: str, version: str) -> AsyncIterator[Factory]:
+    """Build an a2a-sdk client from the agent card, on the chosen protocol version."""
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def factory(agent: str = "echo", streaming: bool = False) -> Client:
+            card_client = ClientFactory(ClientConfig(streaming=streaming, httpx_client=http))
+            url = f"{emulated}/a2a/{agent}"
+            if version == "1.0":
+                return await card_client.create_from_url(url)
+            from a2a.client.card_resolver import A2ACardResolver
+
+            card = await A2ACardResolver(http, url).get_agent_card()
+            keep = [i for i in card.supported_interfaces if i.protocol_version.startswith("0.3")]
+            del card.supported_interfaces[:]
+            card.supported_interfaces.extend(keep)
+            return card_client.create(card)
+
+        yield factory
+
+
+async def final_task(client: Client, request: SendMessageRequest) -> Task:
+    events = [event async for event in client.send_message(request)]
+    assert events and events[-1].HasField("task"), events
+    return events[-1].task
+
+
+def text_of(task: Task) -> str:
+    return "".join(part.text for artifact in task.artifacts for part in artifact.parts)
+
+
+async def test_blocking_send_and_memory_through_context_id(connect: Factory) -> None:
+    client = await connect()
+    first = await final_task(client, user("My name is Ada"))
+    assert first.status.state == TaskState.TASK_STATE_COMPLETED
+    assert first.context_id.startswith("thread_")
+    assert first.id == f"{first.context_id}.{first.id.split('.')[1]}"
+    second = await final_task(client, user("What is my name?", context_id=first.context_id))
+    assert second.context_id == first.context_id
+    assert "Ada" in text_of(second)
+    fresh = await final_task(client, user("What is my name?"))
+    assert fresh.context_id != first.context_id
+    assert "Ada" not in text_of(fresh)
+
+
+async def test_streaming_sends_artifact_chunks_then_final_status(connect: Factory) -> None:
+    client = await connect(streaming=True)
+    events: list[StreamResponse] = [
+        e async for e in client.send_message(user("Please echo this rather long sentence back"))
+    ]
+    kinds = [e.WhichOneof("payload") for e in events]
+    assert kinds[0] == "task"
+    assert kinds[-1] == "status_update"
+    assert events[-1].status_update.status.state == TaskState.TASK_STATE_COMPLETED
+    chunks = [e.artifact_update for e in events if e.HasField("artifact_update")]
+    assert len(chunks) >= 3, "text should arrive as several artifact updates"
+    assert not chunks[0].append and all(c.append for c in chunks[1:])
+    assert chunks[-1].last_chunk and not any(c.last_chunk for c in chunks[:-1])
+    text = "".join(p.text for c in chunks for p in c.artifact.parts)
+    assert "rather long sentence" in text
+
+
+async def test_get_task_answers_from_foundry(connect: Factory) -> None:
+    client = await connect()
+    task = await final_task(client, user("remember the milk"))
+    fetched = await client.get_task(GetTaskRequest(id=task.id))
+    assert fetched.id == task.id and fetched.context_id == task.context_id
+    assert fetched.status.state == TaskState.TASK_STATE_COMPLETED
+    assert text_of(fetched) == text_of(task)
+    with pytest.raises(TaskNotFoundError):
+        await client.get_task(GetTaskRequest(id=f"{task.context_id}.run_doesnotexist"))
+    with pytest.raises(TaskNotFoundError):
+        await client.get_task(GetTaskRequest(id="not-a-task-id"))
+
+
+async def test_cancel_a_working_task(connect: Factory, emulator_url: str) -> None:
+    httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 3000})
+    try:
+        client = await connect(streaming=True)
+        stream = client.send_message(user("a long story please"))
+        first = await anext(stream)
+        assert first.HasField("task")
+        canceled = await client.cancel_task(CancelTaskRequest(id=first.task.id))
+        assert canceled.status.state == TaskState.TASK_STATE_CANCELED
+        rest = [e async for e in stream]
+        assert rest[-1].status_update.status.state in (
+            TaskState.TASK_STATE_CANCELED,
+            TaskState.TASK_STATE_WORKING,
+        )
+        with pytest.raises(TaskNotCancelableError):
+            await client.cancel_task(CancelTaskRequest(id=first.task.id))
+    finally:
+        httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 150})
+
+
+async def test_tool_call_is_input_required_then_continues(connect: Factory) -> None:
+    client = await connect(agent="tools")
+    asked = await final_task(client, user("What is the weather in Paris?"))
+    assert asked.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+    [_, data] = asked.status.message.parts
+    calls = MessageToDict(data.data)["tool_calls"]
+    assert calls[0]["name"] == "get_weather"
+    done = await final_task(
+        client, user("sunny and 24 C", context_id=asked.context_id, task_id=asked.id)
+    )
+    assert done.id == asked.id
+    assert done.status.state == TaskState.TASK_STATE_COMPLETED
+    assert "sunny and 24 C" in text_of(done)
+
+
+async def test_card_has_both_versions_fields(emulated: str) -> None:
+    for path in ("agent-card.json", "agent.json"):
+        card = httpx.get(f"{emulated}/a2a/echo/.well-known/{path}").json()
+        url = f"{emulated}/a2a/echo"
+        assert {(i["protocolVersion"], i["url"]) for i in card["supportedInterfaces"]} == {
+            ("1.0", url),
+            ("0.3", url),
+        }
+        assert (card["url"], card["preferredTransport"]) == (url, "JSONRPC")
+        assert card["protocolVersion"].startswith("0.3")
+        assert card["capabilities"]["streaming"] is True
+        assert card["name"] == "Echo"
+        assert card["skills"][0]["id"] == "asst_echo"
+        assert "securitySchemes" not in card  # open on loopback: nothing is enforced
+
+
+def rpc(url: str, payload: Any, **kwargs: Any) -> dict[str, Any]:
+    response = httpx.post(url, **({"json": payload} if payload is not None else kwargs))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"jsonrpc": "2.0", "id": 1, "method": "nope"}, -32601),
+        ({"jsonrpc": "1.0", "id": 1, "method": "message/send"}, -32600),
+        ([], -32600),
+        ({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": []}, -32602),
+        ({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {}}, -32602),
+        (
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "SendMessage",
+                "params": {
+                    "message": {
+                        "messageId": "m",
+                        "role": "ROLE_USER",
+                        "parts": [{"url": "https://x/a.pdf", "mediaType": "application/pdf"}],
+                    }
+                },
+            },
+            -32005,
+        ),
+        (
+            {"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": "thread_x.run_y"}},
+            -32001,
+        ),
+        (
+            {"jsonrpc": "2.0", "id": 1, "method": "tasks/pushNotificationConfig/set", "params": {}},
+            -32003,
+        ),
+        (
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "message/send",
+                "params": {
+                    "message": {
+                        "kind": "message",
+                        "messageId": "m",
+                        "role": "user",
+                        "contextId": "thread_missing",
+                        "parts": [{"kind": "text", "text": "hi"}],
+                    }
+                },
+            },
+            -32602,
+        ),
+    ],
+)
+def test_json_rpc_errors(emulated: str, payload: Any, code: int) -> None:
+    body = rpc(f"{emulated}/a2a/echo", payload)
+    assert body["error"]["code"] == code, body
+    assert body["jsonrpc"] == "2.0"
+
+
+def test_parse_error(emulated: str) -> None:
+    body = rpc(
+        f"{emulated}/a2a/echo", None, content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert (body["id"], body["error"]["code"]) == (None, -32700)
+
+
+def test_litellm_style_alias_route(emulated: str) -> None:
+    payload = {
+        "jsonrpc": "2.0",
+        "id": "r1",
+        "method": "message/send",
+        "params": {
+            "message": {
+                "kind": "message",
+                "messageId": "m1",
+                "role": "user",
+                "parts": [{"kind": "text", "text": "hello there"}],
+            }
+        },
+    }
+    body = rpc(f"{emulated}/v1/a2a/echo/message/send", payload)
+    result = body["result"]
+    assert body["id"] == "r1"
+    assert (result["kind"], result["status"]["state"]) == ("task", "completed")
+    assert "hello there" in result["artifacts"][0]["parts"][0]["text"]
+
+
+def test_unknown_agent(emulated: str) -> None:
+    body = rpc(
+        f"{emulated}/a2a/nobody",
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "message/send",
+            "params": {
+                "message": {
+                    "kind": "message",
+                    "messageId": "m",
+                    "role": "user",
+                    "parts": [{"kind": "text", "text": "x"}],
+                }
+            },
+        },
+    )
+    assert body["error"]["code"] == -32001 or body["error"]["code"] < 0
+    assert "nobody" in body["error"]["message"]
+
+
+async def test_keys_are_enforced_and_declared(start_adapter: Any, emulator: str) -> None:
+    from agents_core.__main__ import emulator_registry
+    from agents_core.emulator import DEMO_AGENTS
+
+    base = start_adapter(
+        registry=emulator_registry(emulator, DEMO_AGENTS), gateway_api_keys="a2a-key"
+    )
+    card = httpx.get(
+        f"{base}/a2a/echo/.well-known/agent-card.json", headers={"x-api-key": "a2a-key"}
+    ).json()
+    assert set(card["securitySchemes"]) == {"bearer", "apiKey"}
+    denied = httpx.post(
+        f"{base}/a2a/echo",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": "a.b"}},
+    )
+    assert denied.status_code == 401 and denied.json()["error"]["code"] == -32600
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer a2a-key"}, timeout=30) as http:
+        client = await ClientFactory(
+            ClientConfig(streaming=False, httpx_client=http)
+        ).create_from_url(f"{base}/a2a/echo")
+        task = await final_task(client, user("hi with a key"))
+        assert task.status.state == TaskState.TASK_STATE_COMPLETED
+    async with httpx.AsyncClient(timeout=30) as http:
+        # The card is public discovery; calls without the key are refused.
+        factory = ClientFactory(ClientConfig(streaming=False, httpx_client=http))
+        anonymous = await factory.create_from_url(f"{base}/a2a/echo")
+        with pytest.raises(A2AClientError, match="401"):
+            await final_task(anonymous, user("no key"))
