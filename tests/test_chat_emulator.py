@@ -1,0 +1,254 @@
+"""Chat completions end to end: the openai SDK → adapter → Foundry emulator.
+
+Also the upstream faults the adapter must survive, injected with the
+emulator's fault knobs, and the upstream request count per completion.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from agents_core.__main__ import emulator_registry
+from agents_core.emulator import DEMO_AGENTS
+
+USER = [{"role": "user", "content": "My name is Ada"}]
+
+
+def client_for(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="local", max_retries=0)
+
+
+def control(emulator: str) -> str:
+    return emulator.split("/api/projects/")[0] + "/_emulator"
+
+
+def counts(emulator: str) -> dict[str, int]:
+    return dict(httpx.get(f"{control(emulator)}/requests").json()["counts"])
+
+
+def fault(emulator: str, kind: str, **extra: Any) -> None:
+    response = httpx.post(f"{control(emulator)}/faults", json={"kind": kind, **extra})
+    assert response.status_code == 200, response.text
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def test_conversation_continues_through_thread_id(emulated: str, emulator: str) -> None:
+    client = client_for(emulated)
+    first = client.chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+    thread_id = first.model_extra["thread_id"] if first.model_extra else None
+    assert thread_id and thread_id.startswith("thread_")
+    second = client.chat.completions.create(
+        model="azure_ai/agents/asst_echo",
+        messages=[{"role": "user", "content": "What is my name?"}],
+        extra_body={"thread_id": thread_id},
+    )
+    assert second.choices[0].message.content == "Your name is Ada."
+    assert second.usage is not None and second.usage.completion_tokens > 0
+    stream = client.chat.completions.create(
+        model="echo",
+        messages=[{"role": "user", "content": "What is my name?"}],
+        extra_body={"thread_id": thread_id},
+        stream=True,
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == (
+        "Your name is Ada."
+    )
+    assert counts(emulator) == {"POST /threads/runs": 1, "POST /threads/{thread_id}/runs": 2}
+
+
+def test_instructions_override_and_system_messages_add(emulated: str) -> None:
+    reply = client_for(emulated).chat.completions.create(
+        model="instructions",
+        messages=[
+            {"role": "system", "content": "Answer in French."},
+            {"role": "user", "content": "hello"},
+        ],
+        extra_body={"instructions": "You are a pirate."},
+    )
+    assert reply.choices[0].message.content is not None
+    assert reply.choices[0].message.content.startswith(
+        "[instructions: You are a pirate. Answer in French.]"
+    )
+
+
+def test_streamed_tool_calls_assemble_and_answer_on_another_instance(
+    start_adapter: Any, emulator: str
+) -> None:
+    registry = emulator_registry(emulator, DEMO_AGENTS)
+    first = client_for(start_adapter(registry=registry, project_endpoint=emulator))
+    second = client_for(start_adapter(registry=registry, project_endpoint=emulator))
+    question = [{"role": "user", "content": "What is the weather in Paris and Rome?"}]
+    stream = first.chat.completions.create(model="tools", messages=question, stream=True)  # type: ignore[arg-type]
+    calls: dict[int, dict[str, str]] = {}
+    finish = None
+    for chunk in stream:
+        if not chunk.choices:
+            continue
+        for call in chunk.choices[0].delta.tool_calls or []:
+            entry = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+            entry["id"] += call.id or ""
+            entry["name"] += (call.function.name or "") if call.function else ""
+            entry["arguments"] += (call.function.arguments or "") if call.function else ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert [c["name"] for c in calls.values()] == ["get_weather", "get_weather"]
+    assert {c["arguments"] for c in calls.values()} == {
+        '{"location": "Paris"}',
+        '{"location": "Rome"}',
+    }
+    assistant = {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for c in calls.values()
+        ],
+    }
+    results = [
+        {"role": "tool", "tool_call_id": c["id"], "content": f"sunny in {c['arguments'][14:-2]}"}
+        for c in calls.values()
+    ]
+    answer = second.chat.completions.create(
+        model="tools",
+        messages=[*question, assistant, *results],  # type: ignore[list-item]
+    )
+    text = answer.choices[0].message.content or ""
+    assert "sunny in Paris" in text and "sunny in Rome" in text
+    assert counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs") == 1
+    again = httpx.post(
+        f"{start_adapter(registry=registry, project_endpoint=emulator)}/v1/chat/completions",
+        json={"model": "tools", "messages": [*question, assistant, *results]},
+    )
+    assert again.status_code == 409, again.text  # the run no longer waits
+
+
+def test_throttling_before_the_run_is_retried(emulated: str, emulator: str) -> None:
+    fault(emulator, "http_429", count=1, retry_after=0.2)
+    reply = client_for(emulated).chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+    assert reply.choices[0].message.content
+    assert counts(emulator)["POST /threads/runs"] == 2
+
+
+@pytest.mark.parametrize(("kind", "status"), [("http_429", 429), ("http_503", 503)])
+def test_persistent_throttling_reaches_the_caller_with_retry_after(
+    emulated: str, emulator: str, kind: str, status: int
+) -> None:
+    fault(emulator, kind, count=50, retry_after=0.5)
+    response = httpx.post(
+        f"{emulated}/v1/chat/completions", json={"model": "echo", "messages": USER}, timeout=30
+    )
+    assert response.status_code == status
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("run_failed_rate_limit", 429, "rate_limit_exceeded"),
+        ("run_failed", 502, "server_error"),
+        ("run_expired", 504, "run_expired"),
+        ("http_500", 502, None),
+    ],
+)
+def test_failed_runs_map_to_errors(
+    emulated: str, emulator: str, kind: str, status: int, code: str | None
+) -> None:
+    fault(emulator, kind)
+    response = httpx.post(
+        f"{emulated}/v1/chat/completions", json={"model": "echo", "messages": USER}, timeout=30
+    )
+    assert response.status_code == status, response.text
+    if code:
+        assert response.json()["error"]["code"] == code
+    assert counts(emulator)["POST /threads/runs"] == 1  # never retried: a run may exist
+
+
+def test_incomplete_run_finishes_with_length(emulated: str, emulator: str) -> None:
+    fault(emulator, "run_incomplete")
+    reply = client_for(emulated).chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+    assert reply.choices[0].finish_reason == "length"
+
+
+def test_dropped_stream_ends_with_an_error_frame_and_cancels_the_run(
+    emulated: str, emulator: str
+) -> None:
+    fault(emulator, "drop_stream")
+    stream = client_for(emulated).chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "a b c d e f g h i j"}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="stream broke|stream ended"):
+        for _ in stream:
+            pass
+    assert wait_for(
+        lambda: counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/cancel", 0) == 1
+    )
+
+
+def test_stalled_stream_times_out_and_cancels(start_adapter: Any, emulator: str) -> None:
+    base = start_adapter(
+        registry=emulator_registry(emulator, DEMO_AGENTS), upstream_read_timeout=0.5
+    )
+    fault(emulator, "stall_stream")
+    with httpx.stream(
+        "POST",
+        f"{base}/v1/chat/completions",
+        json={"model": "echo", "stream": True, "messages": USER},
+        timeout=10,
+    ) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data:")]
+    assert '"type":"timeout_error"' in lines[-2] and lines[-1] == "data: [DONE]"
+    assert wait_for(
+        lambda: counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/cancel", 0) == 1
+    )
+
+
+def test_completion_deadline_cancels_and_recommends_streaming(
+    start_adapter: Any, emulator: str
+) -> None:
+    base = start_adapter(registry=emulator_registry(emulator, DEMO_AGENTS), completion_deadline=0.3)
+    httpx.post(f"{control(emulator)}/settings", json={"run_ms": 2000})
+    try:
+        response = httpx.post(
+            f"{base}/v1/chat/completions", json={"model": "echo", "messages": USER}, timeout=10
+        )
+    finally:
+        httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
+    assert response.status_code == 504
+    assert '"stream": true' in response.json()["error"]["message"]
+    assert wait_for(
+        lambda: counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/cancel", 0) == 1
+    )
+
+
+def test_heartbeats_keep_a_quiet_stream_alive(start_adapter: Any, emulator: str) -> None:
+    base = start_adapter(registry=emulator_registry(emulator, DEMO_AGENTS), heartbeat_interval=0.05)
+    httpx.post(f"{control(emulator)}/settings", json={"run_ms": 600})
+    try:
+        with httpx.stream(
+            "POST",
+            f"{base}/v1/chat/completions",
+            json={"model": "echo", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        ) as response:
+            lines = list(response.iter_lines())
+    finally:
+        httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
+    assert ": ping" in lines
+    assert lines[-2] == "data: [DONE]" or lines[-1] == "data: [DONE]"
