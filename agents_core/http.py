@@ -171,6 +171,8 @@ class Handlers:
             except InvalidRequest as exc:
                 raise RpcError(PARSE_ERROR, exc.message) from None
             call_id = payload.get("id") if isinstance(payload, dict) else None
+            if not isinstance(call_id, str | int) or isinstance(call_id, bool):
+                call_id = None
             call = parse_call(payload)
             agent = self._a2a_agent(runtime, request)
             service = a2a.TaskService(
@@ -286,13 +288,19 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body:
         raise InvalidRequest("the request body is empty: send a JSON object")
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:
         raise InvalidRequest(
             f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except ValueError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def error_response(error: AdapterError, request_id: str) -> JSONResponse:

@@ -1,0 +1,291 @@
+"""The demo agents and what they answer: pure functions of a `Turn`.
+
+Behaviour is documented in the package docstring; everything here is
+deterministic so tests can assert exact replies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .bodies import JSON
+from .objects import Agent, Persona, ToolResult
+
+DEMO_MODEL = "gpt-4o-mini"
+
+WEATHER_TOOL: JSON = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a location.",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string", "description": "City name, e.g. Paris"}},
+            "required": ["location"],
+        },
+    },
+}
+
+
+def demo_agents() -> list[Agent]:
+    """Fresh instances of the three demo agents."""
+    return [
+        Agent(
+            id="asst_echo",
+            name="Echo",
+            description="Echoes the last user message and remembers facts stated in the thread.",
+            model=DEMO_MODEL,
+            instructions="Echo the user and remember what they tell you.",
+            persona="echo",
+        ),
+        Agent(
+            id="asst_tools",
+            name="Weather",
+            description="Answers weather questions by calling the get_weather function tool.",
+            model=DEMO_MODEL,
+            instructions="Use get_weather to answer weather questions.",
+            persona="tools",
+            tools=[WEATHER_TOOL],
+        ),
+        Agent(
+            id="asst_instructions",
+            name="Instructions",
+            description="Shows the effective instructions of each run, then echoes.",
+            model=DEMO_MODEL,
+            instructions="You are a helpful assistant.",
+            persona="instructions",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Everything an agent sees when it takes its turn in a run."""
+
+    persona: Persona
+    history: Sequence[tuple[str, str]]
+    instructions: str
+    tools: Sequence[JSON]
+    tools_overridden: bool
+    tool_choice: str | JSON | None
+    parallel_tool_calls: bool
+    response_format: str | JSON
+    results: Sequence[ToolResult] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+
+
+@dataclass(frozen=True)
+class CallTools:
+    """Function calls to request, as `(name, arguments_json)` pairs."""
+
+    calls: tuple[tuple[str, str], ...]
+
+
+def respond(turn: Turn) -> Reply | CallTools:
+    """The agent's next move: call function tools, or reply with text."""
+    calls = _tool_calls(turn)
+    if calls:
+        return CallTools(calls)
+    if turn.results:
+        text = " ".join(_describe(result) for result in turn.results)
+    else:
+        text = _persona_reply(turn)
+    return Reply(_formatted(text, turn.response_format))
+
+
+def message_text(content: Sequence[JSON]) -> str:
+    """What an agent reads from message content: text, with images as `[image_url: …]` markers."""
+    parts: list[str] = []
+    for block in content:
+        kind = block.get("type")
+        if kind == "text":
+            parts.append(str(block["text"]["value"]))
+        elif kind == "image_url":
+            parts.append(f"[image_url: {block['image_url']['url']}]")
+        elif kind == "image_file":
+            parts.append(f"[image_file: {block['image_file']['file_id']}]")
+    return " ".join(parts)
+
+
+def _last_user_text(turn: Turn) -> str:
+    for role, text in reversed(turn.history):
+        if role == "user":
+            return text.strip()
+    return ""
+
+
+def _persona_reply(turn: Turn) -> str:
+    reply = _echo(turn)
+    if turn.persona == "instructions":
+        return f"[instructions: {turn.instructions}] {reply}"
+    return reply
+
+
+_FACTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        ("name", r"\b(?:my name is|call me)\s+(.+?)(?=\s+and\s+|[.,!?;]|$)"),
+        ("like", r"\bi (?:like|love)\s+(.+?)(?=\s+and\s+i\b|[.,!?;]|$)"),
+        ("live", r"\bi live in\s+(.+?)(?=\s+and\s+|[.,!?;]|$)"),
+        ("remember", r"^(?:please\s+)?remember(?: that)?\s+(.+?)[.!]*$"),
+    )
+)
+
+_QUESTIONS: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), kind, known, unknown)
+    for pattern, kind, known, unknown in (
+        (
+            r"\bwhat(?:'s| is) my name\b|\bwho am i\b",
+            "name",
+            "Your name is {}.",
+            "I don't know your name yet.",
+        ),
+        (
+            r"\bwhat do i (?:like|love)\b",
+            "like",
+            "You like {}.",
+            "You haven't told me what you like yet.",
+        ),
+        (
+            r"\bwhere do i live\b",
+            "live",
+            "You live in {}.",
+            "You haven't told me where you live yet.",
+        ),
+        (
+            r"\bwhat (?:did i ask you to|should you|do you) remember\b",
+            "remember",
+            "You asked me to remember: {}.",
+            "You haven't asked me to remember anything yet.",
+        ),
+    )
+)
+
+
+def _facts(history: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Facts the user stated, by kind, oldest first; questions state nothing."""
+    found: dict[str, list[str]] = {}
+    for role, text in history:
+        if role != "user":
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+            sentence = sentence.strip()
+            if not sentence or sentence.endswith("?"):
+                continue
+            for kind, pattern in _FACTS:
+                for match in pattern.finditer(sentence):
+                    value = match.group(1).strip()
+                    if value and value not in found.setdefault(kind, []):
+                        found[kind].append(value)
+    return found
+
+
+def _echo(turn: Turn) -> str:
+    last = _last_user_text(turn)
+    if not last:
+        return "Hello! Say something and I will echo it."
+    facts = _facts(turn.history)
+    answers: list[str] = []
+    for pattern, kind, known, unknown in _QUESTIONS:
+        if pattern.search(last):
+            values = facts.get(kind, [])
+            if not values:
+                answers.append(unknown)
+            elif kind in ("name", "live"):
+                answers.append(known.format(values[-1]))
+            else:
+                answers.append(known.format(" and ".join(values)))
+    return " ".join(answers) if answers else f"Echo: {last}"
+
+
+def _function_tools(turn: Turn) -> list[JSON]:
+    return [
+        t for t in turn.tools if t.get("type") == "function" and isinstance(t.get("function"), dict)
+    ]
+
+
+def _tool_calls(turn: Turn) -> tuple[tuple[str, str], ...]:
+    tools = _function_tools(turn)
+    if not tools or turn.tool_choice == "none":
+        return ()
+    text = _last_user_text(turn)
+    by_name = {str(t["function"]["name"]): t for t in tools}
+    weather = _weather_locations(text) if "get_weather" in by_name else []
+    if weather:
+        done = {json.loads(r.call.arguments).get("location") for r in turn.results}
+        todo = [place for place in weather if place not in done]
+        if not turn.parallel_tool_calls:
+            todo = todo[:1]
+        return tuple(("get_weather", _arguments(by_name["get_weather"], place)) for place in todo)
+    if turn.results:
+        return ()
+    chosen = _forced_tool(turn, by_name) or _named_tool(text, by_name)
+    if chosen is None and (turn.tools_overridden or turn.tool_choice == "required"):
+        chosen = tools[0]
+    if chosen is None:
+        return ()
+    return ((str(chosen["function"]["name"]), _arguments(chosen, text)),)
+
+
+def _forced_tool(turn: Turn, by_name: dict[str, JSON]) -> JSON | None:
+    choice = turn.tool_choice
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        return by_name.get(str(choice["function"].get("name")))
+    return None
+
+
+def _named_tool(text: str, by_name: dict[str, JSON]) -> JSON | None:
+    lowered = text.lower()
+    for name, tool in by_name.items():
+        if name.lower() in lowered or name.lower().replace("_", " ") in lowered:
+            return tool
+    return None
+
+
+def _weather_locations(text: str) -> list[str]:
+    """Places in "weather in Paris and Rome?" → ["Paris", "Rome"]."""
+    match = re.search(r"\bweather\b.*?\b(?:in|for|at)\s+([^?.!\n]+)", text, re.IGNORECASE)
+    if not match:
+        return []
+    places = re.split(r"\s*(?:,|&|\band\b)\s*", match.group(1))
+    return [p.strip() for p in places if p.strip()]
+
+
+def _arguments(tool: JSON, subject: str) -> str:
+    """Arguments for a function: its required (or first) parameters filled from `subject`."""
+    schema = tool["function"].get("parameters") or {}
+    properties: dict[str, Any] = schema.get("properties") or {}
+    names = [n for n in schema.get("required") or [] if n in properties] or list(properties)[:1]
+    values: JSON = {}
+    for name in names:
+        kind = (properties.get(name) or {}).get("type")
+        values[name] = (
+            1 if kind in ("integer", "number") else True if kind == "boolean" else subject
+        )
+    return json.dumps(values)
+
+
+def _describe(result: ToolResult) -> str:
+    if result.call.name == "get_weather":
+        location = json.loads(result.call.arguments).get("location", "")
+        return _sentence(f"The weather in {location}: {result.output}")
+    return _sentence(f"{result.call.name} returned: {result.output}")
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _formatted(text: str, response_format: str | JSON) -> str:
+    kind = response_format.get("type") if isinstance(response_format, dict) else response_format
+    if kind in ("json_object", "json_schema"):
+        return json.dumps({"reply": text})
+    return text
