@@ -44,7 +44,7 @@ unit: $(INSTALLED) $(CHECKOV)
 test: lint typecheck unit
 
 bench: $(INSTALLED)
-	$(BIN)/python bench/run.py
+	$(BIN)/python tests/bench.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache

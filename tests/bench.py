@@ -1,0 +1,292 @@
+"""Benchmark: what the adapter adds on top of the upstream (`make bench`).
+
+Starts the Foundry emulator with an added per-request latency and run time,
+starts the adapter (`python -m agents_core serve`, one worker) in front of
+it, and prints a Markdown table: upstream requests per completion, latency
+against the floor (one upstream round trip + run time) and against the
+same request sent straight to the emulator, time to first token,
+concurrency, cold start and memory. Everything runs on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token"
+USER = [{"role": "user", "content": "Tell me about benchmarks in a few words please"}]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Bench:
+    def __init__(self, latency_ms: float, run_ms: float, samples: int) -> None:
+        self.latency_ms, self.run_ms, self.samples = latency_ms, run_ms, samples
+        self.emulator_port, self.adapter_port = free_port(), free_port()
+        self.emulator = f"http://127.0.0.1:{self.emulator_port}"
+        self.project = f"{self.emulator}/api/projects/bench"
+        self.adapter = f"http://127.0.0.1:{self.adapter_port}"
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> float:
+        """Start both processes; returns seconds from adapter spawn to its first answer."""
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "agents_core",
+                    "emulator",
+                    "--port",
+                    str(self.emulator_port),
+                    "--latency-ms",
+                    str(self.latency_ms),
+                    "--run-ms",
+                    str(self.run_ms),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_until_up(f"{self.emulator}/_emulator/settings")
+        config = Path(tempfile.mkdtemp()) / "agents.yaml"
+        config.write_text(
+            "model_list:\n  - model_name: echo\n    litellm_params:\n"
+            f"      model: azure_ai/agents/asst_echo\n      api_base: {self.project}\n"
+            f"      api_key: {TOKEN}\n"
+        )
+        env = {**os.environ, "AGENTS_CONFIG": str(config)}
+        env.pop("AZURE_AI_PROJECT_ENDPOINT", None)
+        spawned = time.perf_counter()
+        self.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "agents_core", "serve", "--port", str(self.adapter_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        while True:
+            try:
+                response = httpx.post(
+                    f"{self.adapter}/v1/chat/completions",
+                    json={"model": "echo", "messages": USER},
+                    timeout=10,
+                )
+                if response.status_code == 200:
+                    return time.perf_counter() - spawned
+            except httpx.HTTPError:
+                time.sleep(0.01)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+    @property
+    def adapter_pid(self) -> int:
+        return self.processes[1].pid
+
+    async def reset(self, http: httpx.AsyncClient) -> None:
+        await http.post(f"{self.emulator}/_emulator/reset")
+
+    async def counts(self, http: httpx.AsyncClient) -> int:
+        counts = (await http.get(f"{self.emulator}/_emulator/requests")).json()["counts"]
+        return int(sum(counts.values()))
+
+    async def completion(self, http: httpx.AsyncClient, **extra: Any) -> dict[str, Any]:
+        response = await http.post(
+            f"{self.adapter}/v1/chat/completions", json={"model": "echo", "messages": USER, **extra}
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    async def adapter_stream(self, http: httpx.AsyncClient) -> tuple[float, float]:
+        """(time to first content token, total) for one streamed completion."""
+        started = time.perf_counter()
+        first = 0.0
+        body = {"model": "echo", "stream": True, "messages": USER}
+        async with http.stream(
+            "POST", f"{self.adapter}/v1/chat/completions", json=body
+        ) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if not first and '"content":"' in line and '"content":""' not in line:
+                    first = time.perf_counter() - started
+                if line == "data: [DONE]":
+                    break
+        return first, time.perf_counter() - started
+
+    async def direct_stream(self, http: httpx.AsyncClient) -> tuple[float, float]:
+        """The same run sent straight to the emulator (what a client of Foundry itself sees)."""
+        started = time.perf_counter()
+        first = 0.0
+        body = {"assistant_id": "asst_echo", "stream": True, "thread": {"messages": USER}}
+        async with http.stream(
+            "POST",
+            f"{self.project}/threads/runs",
+            params={"api-version": "v1"},
+            json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as response:
+            response.raise_for_status()
+            async for line in response.aiter_lines():
+                if not first and line.startswith("event: thread.message.delta"):
+                    first = time.perf_counter() - started
+                if line == "data: [DONE]":
+                    break
+        return first, time.perf_counter() - started
+
+    async def timed(self, call: Callable[[], Awaitable[Any]]) -> float:
+        started = time.perf_counter()
+        await call()
+        return time.perf_counter() - started
+
+    async def run(self) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        floor_ms = self.latency_ms + self.run_ms
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+            await self.reset(http)
+            first = await self.completion(http)
+            rows.append(
+                ("upstream requests / completion, new thread", str(await self.counts(http)))
+            )
+            await self.reset(http)
+            await self.completion(http, thread_id=first["thread_id"])
+            rows.append(
+                ("upstream requests / completion, existing thread", str(await self.counts(http)))
+            )
+            await self.reset(http)
+            await self.adapter_stream(http)
+            rows.append(("upstream requests / completion, stream", str(await self.counts(http))))
+
+            plain = [await self.timed(lambda: self.completion(http)) for _ in range(self.samples)]
+            adapter = [await self.adapter_stream(http) for _ in range(self.samples)]
+            direct = [await self.direct_stream(http) for _ in range(self.samples)]
+            ms = lambda values, q: f"{percentile(values, q) * 1000:.1f}"  # noqa: E731
+            added = statistics.median(t for _, t in adapter) - statistics.median(
+                t for _, t in direct
+            )
+            rows += [
+                ("floor: one upstream round trip + run time (ms)", f"{floor_ms:.1f}"),
+                ("non-streaming p50 / p99 (ms)", f"{ms(plain, 0.5)} / {ms(plain, 0.99)}"),
+                (
+                    "streaming, to [DONE], p50 / p99 (ms)",
+                    f"{ms([t for _, t in adapter], 0.5)} / {ms([t for _, t in adapter], 0.99)}",
+                ),
+                (
+                    "straight to the emulator, to [DONE], p50 / p99 (ms)",
+                    f"{ms([t for _, t in direct], 0.5)} / {ms([t for _, t in direct], 0.99)}",
+                ),
+                ("median added by the adapter, streaming (ms)", f"{added * 1000:.1f}"),
+                (
+                    "time to first token p50: adapter / emulator direct (ms)",
+                    f"{ms([f for f, _ in adapter], 0.5)} / {ms([f for f, _ in direct], 0.5)}",
+                ),
+            ]
+            rows.append(("adapter RSS at rest (MB)", f"{rss_mb(self.adapter_pid):.0f}"))
+            for concurrency in (1, 50, 500):
+                peak = 0.0
+                started = time.perf_counter()
+                results = await asyncio.gather(
+                    *(self.adapter_stream(http) for _ in range(concurrency)), return_exceptions=True
+                )
+                elapsed = time.perf_counter() - started
+                peak = max(peak, rss_mb(self.adapter_pid))
+                errors = [r for r in results if isinstance(r, BaseException)]
+                totals = [r[1] for r in results if not isinstance(r, BaseException)]
+                rows.append(
+                    (
+                        f"{concurrency} concurrent streams: errors, throughput, p99",
+                        f"{len(errors)} errors, {len(totals) / elapsed:.0f} completions/s, "
+                        f"p99 {ms(totals, 0.99) if totals else '-'} ms",
+                    )
+                )
+            rows.append(("adapter RSS after 500 concurrent streams (MB)", f"{peak:.0f}"))
+        return rows
+
+
+def import_time(samples: int = 5) -> float:
+    code = (
+        "import time; t = time.perf_counter(); import function_app; print(time.perf_counter() - t)"
+    )
+    runs = [
+        float(subprocess.check_output([sys.executable, "-c", code], cwd=ROOT))
+        for _ in range(samples)
+    ]
+    return statistics.median(runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--run-ms", type=float, default=200)
+    parser.add_argument("--samples", type=int, default=40)
+    args = parser.parse_args()
+    bench = Bench(args.latency_ms, args.run_ms, args.samples)
+    try:
+        first_answer = bench.start()
+        rows = asyncio.run(bench.run())
+    finally:
+        bench.stop()
+    rows += [
+        ("cold start: import function_app, median of 5 (s)", f"{import_time():.3f}"),
+        ("cold start: adapter process spawn to first completion (s)", f"{first_answer:.2f}"),
+    ]
+    print(
+        f"Emulator latency {args.latency_ms:g} ms per request, run time {args.run_ms:g} ms; "
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}\n"
+    )
+    print("| measure | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    print(json.dumps(dict(rows)), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
