@@ -46,7 +46,7 @@ from agents_core.a2a_wire import (
 )
 from agents_core.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
 from agents_core.errors import AdapterError, NotFound
-from agents_core.foundry import FoundryClient, Project, RunEnded, RunStarted, RunStream, TextDelta
+from agents_core.foundry import AgentClient, Project, RunEnded, RunStarted, RunStream, TextDelta
 
 __all__ = ["TaskService", "rpc_error", "task_id"]
 
@@ -107,9 +107,7 @@ def _status(run: dict[str, Any]) -> TaskStatus:
             Part(text=f"{error.get('code', status)}: {error.get('message', 'the run ' + status)}")
         )
     elif status == "requires_action":
-        calls = (run.get("required_action") or {}).get("submit_tool_outputs", {}).get(
-            "tool_calls"
-        ) or []
+        calls = _pending_calls(run)
         pending = [
             {
                 "id": c.get("id"),
@@ -178,7 +176,7 @@ def _pending_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
 class TaskService:
     """A2A operations for one agent, over the shared Foundry client."""
 
-    foundry: FoundryClient
+    foundry: AgentClient
     project: Project
     agent_id: str
     alias: str
@@ -187,7 +185,7 @@ class TaskService:
     def _plan(self, request: SendMessageRequest) -> RunPlan:
         message = request.message
         if message.task_id:
-            return RunPlan(None, {}, self._tool_answer(message))
+            return RunPlan(None, {"assistant_id": self.agent_id}, self._tool_answer(message))
         content = [_content(part, index) for index, part in enumerate(message.parts)]
         try:
             chat_request = parse_request(
@@ -231,9 +229,7 @@ class TaskService:
     async def _single_call_answer(self, answer: ToolAnswer) -> RunPlan:
         """Plain text answers the task's one pending call."""
         run = await self._run(answer.thread_id, answer.run_id)
-        calls = (run.get("required_action") or {}).get("submit_tool_outputs", {}).get(
-            "tool_calls"
-        ) or []
+        calls = _pending_calls(run)
         if run.get("status") != "requires_action":
             raise RpcError(
                 INVALID_PARAMS,
@@ -246,16 +242,9 @@ class TaskService:
                 "the agent waits for several tool results: send a data part "
                 '{"tool_outputs": [{"tool_call_id": ..., "output": ...}]}',
             )
-        output = answer.outputs[0]["output"]
-        return RunPlan(
-            None,
-            {},
-            ToolAnswer(
-                answer.thread_id,
-                answer.run_id,
-                [{"tool_call_id": str(calls[0]["id"]), "output": output}],
-            ),
-        )
+        outputs = [{"tool_call_id": str(calls[0]["id"]), "output": answer.outputs[0]["output"]}]
+        answer = ToolAnswer(answer.thread_id, answer.run_id, outputs)
+        return RunPlan(None, {"assistant_id": self.agent_id}, answer)
 
     async def _run(self, thread_id: str, run_id: str) -> dict[str, Any]:
         try:
@@ -398,27 +387,18 @@ class TaskService:
             raise RpcError(
                 INVALID_PARAMS, "ListTasks needs params.contextId: Foundry lists runs per thread"
             )
-        params: dict[str, Any] = {"limit": min(max(page_size or 20, 1), 100), "order": "desc"}
-        if page_token:
-            params["after"] = page_token
+        limit = min(max(page_size or 20, 1), 100)
         try:
-            page = await self.foundry.request(
-                self.project, "GET", f"/threads/{context_id}/runs", params=params
+            runs, cursor = await self.foundry.list_runs(
+                self.project, context_id, limit, page_token or None
             )
         except NotFound:
             raise RpcError(INVALID_PARAMS, f"contextId {context_id} not found") from None
-        runs = page.get("data") or []
         response = ListTasksResponse(page_size=len(runs), total_size=len(runs))
         for run in runs:
-            response.tasks.append(
-                Task(
-                    id=task_id(context_id, str(run["id"])),
-                    context_id=context_id,
-                    status=_status(run),
-                )
-            )
-        if page.get("has_more") and page.get("last_id"):
-            response.next_page_token = str(page["last_id"])
+            response.tasks.append(TaskRef(context_id, str(run["id"])).task(_status(run)))
+        if cursor:
+            response.next_page_token = cursor
         return response
 
 

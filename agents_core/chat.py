@@ -15,16 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents_core.chat_input import ChatRequest, RunPlan, encode_call_id
-from agents_core.errors import (
-    AdapterError,
-    Conflict,
-    Gone,
-    NotFound,
-    RateLimited,
-    UpstreamError,
-    UpstreamTimeout,
-)
-from agents_core.foundry import FoundryClient, Project, RunEnded, RunStarted, RunStream, TextDelta
+from agents_core.errors import AdapterError, RateLimited, UpstreamError, UpstreamTimeout
+from agents_core.foundry import AgentClient, Project, RunEnded, RunStarted, RunStream, TextDelta
 from agents_core.sse import encode, encode_json
 
 __all__ = ["ChatStream", "complete", "open_stream", "start"]
@@ -97,53 +89,22 @@ def _completion_id(run_id: str) -> str:
     return f"chatcmpl-{run_id}"
 
 
-async def start(foundry: FoundryClient, project: Project, plan: RunPlan) -> RunStream:
-    """The run stream for `plan`; for tool answers, explains a run that stopped waiting."""
+async def start(client: AgentClient, project: Project, plan: RunPlan) -> RunStream:
+    """The run stream for `plan`: a new run, or the tool results for a waiting one."""
     answer = plan.tool_answer
     if answer is None:
-        return foundry.start_run(project, plan.body, plan.thread_id)
-    run = await _waiting_run(foundry, project, answer.thread_id, answer.run_id)
-    pending = {call["id"].split(".")[0] for call in _tool_calls(run)}
-    stale = sorted({o["tool_call_id"] for o in answer.outputs} - pending)
-    if stale:
-        raise Conflict(
-            f"tool call {stale[0]} is not pending on run {answer.run_id}; send the results of "
-            "the latest tool_calls only",
-            code="tool_call_not_pending",
-            param="messages",
-        )
-    return foundry.submit_tool_outputs(project, answer.thread_id, answer.run_id, answer.outputs)
-
-
-async def _waiting_run(
-    foundry: FoundryClient, project: Project, thread_id: str, run_id: str
-) -> dict[str, Any]:
-    """The run the tool results answer, if it still waits for them (one cheap GET)."""
-    try:
-        run = await foundry.get_run(project, thread_id, run_id)
-    except NotFound:
-        raise NotFound(
-            f"the run {run_id} that asked for these tool results no longer exists",
-            code="run_not_found",
-            param="messages",
-        ) from None
-    status = run.get("status")
-    if status == "expired":
-        raise Gone(
-            f"run {run_id} expired before the tool results arrived (runs wait about 10 "
-            "minutes); send the user message again to start over",
-            code="run_expired",
-        )
-    if status != "requires_action":
-        raise Conflict(
-            f"run {run_id} is {status}, no longer waiting for tool results",
-            code="run_not_waiting",
-        )
-    return run
+        return client.start_run(project, plan.body, plan.thread_id)
+    return await client.continue_run(
+        project,
+        str(plan.body.get("assistant_id", "")),
+        answer.thread_id,
+        answer.run_id,
+        answer.outputs,
+    )
 
 
 async def complete(
-    foundry: FoundryClient, project: Project, request: ChatRequest, plan: RunPlan, deadline: float
+    foundry: AgentClient, project: Project, request: ChatRequest, plan: RunPlan, deadline: float
 ) -> dict[str, Any]:
     """Run to the end and answer with one `chat.completion` object."""
     created = int(time.time())
@@ -255,7 +216,7 @@ class ChatStream:
 
 
 async def open_stream(
-    foundry: FoundryClient,
+    foundry: AgentClient,
     project: Project,
     request: ChatRequest,
     plan: RunPlan,

@@ -279,7 +279,7 @@ def plan_run(request: ChatRequest, agent_id: str, thread_id: str | None) -> RunP
             raise InvalidRequest(
                 "the tool calls being answered belong to another thread", param="thread_id"
             )
-        return RunPlan(answer.thread_id, {}, answer)
+        return RunPlan(answer.thread_id, {"assistant_id": agent_id}, answer)
     instructions = [m.text() for m in request.messages if m.role in ("system", "developer")]
     turns = [m for m in request.messages if m.role in ("user", "assistant", "tool")]
     if thread_id:

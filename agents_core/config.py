@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "MODEL_PREFIX",
+    "AgentKind",
     "AgentRegistry",
     "AgentSpec",
     "ConfigError",
@@ -230,14 +231,31 @@ class Credential:
         return "managed identity / environment / developer credential chain"
 
 
+AgentKind = Literal["classic", "versioned"]
+
+
+def agent_kind(agent_id: str) -> AgentKind:
+    """Classic agents have `asst_` ids; versioned agents are `name` or `name:version`."""
+    return "classic" if agent_id.startswith("asst_") else "versioned"
+
+
 @dataclass(frozen=True)
 class AgentSpec:
-    """One callable agent: `alias` is the `model` name clients use."""
+    """One callable agent: `alias` is the `model` name clients use.
+
+    `kind` picks the upstream API: classic agents run as threads and runs,
+    versioned agents through the Responses API and conversations.
+    """
 
     alias: str
     agent_id: str
     endpoint: str
     credential: Credential = field(default_factory=lambda: Credential("default"))
+    declared_kind: AgentKind | None = None
+
+    @property
+    def kind(self) -> AgentKind:
+        return self.declared_kind or agent_kind(self.agent_id)
 
 
 @dataclass(frozen=True)
@@ -351,11 +369,15 @@ def _read_entry(
         endpoint = check_endpoint(endpoint)
     except ValueError as exc:
         raise ConfigError(f"{where}.litellm_params.api_base: {exc}") from None
+    kind = value("agent_kind")
+    if kind not in (None, "classic", "versioned"):
+        raise ConfigError(f"{where}.litellm_params.agent_kind: must be 'classic' or 'versioned'")
     return AgentSpec(
         alias=name.strip(),
         agent_id=agent_id,
         endpoint=endpoint,
         credential=_read_credential(where, value),
+        declared_kind=kind,  # type: ignore[arg-type]
     )
 
 

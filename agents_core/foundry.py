@@ -1,10 +1,12 @@
-"""Async client for the Foundry Agent Service (classic threads/runs API).
+"""What every Foundry upstream shares: transport, errors, normalized run events.
 
-Transport only: it knows the upstream's routes, bodies and events, and
-nothing of OpenAI or A2A. Runs are always streamed and surface as a few
-normalized events (`RunStarted`, `TextDelta`, `RunEnded`), so translation
-modules consume one shape whatever the upstream sent. Upstream failures are
-translated to `agents_core.errors` here and nowhere else.
+Foundry runs agents two ways: classic agents (`asst_...`) through
+threads and runs (`foundry_threads`), versioned agents (`name:version`)
+through the Responses API and conversations (`foundry_responses`). Both
+clients implement `AgentClient` and surface a run as the same few events
+(`RunStarted`, `TextDelta`, `RunEnded` with a run in the threads API's
+shape), so translation modules never ask which kind of agent they talk to.
+Upstream failures are translated to `agents_core.errors` here only.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -34,25 +36,19 @@ from agents_core.errors import (
 from agents_core.sse import SSEDecoder
 
 __all__ = [
-    "FoundryClient",
+    "AgentClient",
     "Project",
     "RunEnded",
     "RunEvent",
     "RunStarted",
     "RunStream",
     "TextDelta",
+    "Transport",
+    "cancel_in_background",
 ]
 
 log = logging.getLogger("agents_core.foundry")
 
-TERMINAL_EVENTS = {
-    "thread.run.completed": "completed",
-    "thread.run.failed": "failed",
-    "thread.run.cancelled": "cancelled",
-    "thread.run.expired": "expired",
-    "thread.run.incomplete": "incomplete",
-    "thread.run.requires_action": "requires_action",
-}
 RETRYABLE_STATUS = {429, 503}
 _background: set[asyncio.Task[None]] = set()
 
@@ -162,36 +158,36 @@ def upstream_error(response: httpx.Response, body: bytes, project: Project) -> A
     )
 
 
-class FoundryClient:
-    """Requests to one or more Foundry projects over one shared `httpx.AsyncClient`."""
+class Transport:
+    """Requests to Foundry projects over the one shared `httpx.AsyncClient`."""
 
     def __init__(self, http: httpx.AsyncClient, api_version: str, retry_deadline: float) -> None:
         self._http = http
         self._api_version = api_version
         self._retry_deadline = retry_deadline
 
-    def _build(
+    def build(
         self,
         project: Project,
         method: str,
         path: str,
         body: Any = None,
         params: Mapping[str, Any] | None = None,
+        *,
+        versioned: bool = True,
     ) -> httpx.Request:
-        query = {"api-version": self._api_version, **(params or {})}
-        headers = {
-            "Authorization": f"Bearer {project.token}",
-            "Accept": "application/json",
-        }
+        """A request to `path` under the project; `versioned` adds `?api-version=`."""
+        query = {"api-version": self._api_version} if versioned else {}
+        headers = {"Authorization": f"Bearer {project.token}", "Accept": "application/json"}
         return self._http.build_request(
             method,
             f"{project.endpoint}{path}",
-            params=query,
+            params={**query, **(params or {})},
             json=body,
             headers=headers,
         )
 
-    async def _send(
+    async def send(
         self, request: httpx.Request, project: Project, *, stream: bool
     ) -> httpx.Response:
         """Send with retries that can never duplicate a run.
@@ -232,18 +228,9 @@ class FoundryClient:
                 log.info("Foundry answered %s; retrying in %.2fs", response.status_code, wait)
             await asyncio.sleep(wait)
 
-    async def request(
-        self,
-        project: Project,
-        method: str,
-        path: str,
-        body: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    async def json(self, request: httpx.Request, project: Project) -> dict[str, Any]:
         """One JSON request; the decoded JSON object of a 2xx answer."""
-        response = await self._send(
-            self._build(project, method, path, body, params), project, stream=False
-        )
+        response = await self.send(request, project, stream=False)
         try:
             payload = response.json()
         except ValueError:
@@ -252,82 +239,78 @@ class FoundryClient:
             raise UpstreamError("Foundry returned an unexpected JSON value")
         return payload
 
+
+class AgentClient(Protocol):
+    """Runs of one kind of agent, in the normalized shape (see module docstring)."""
+
     def start_run(
         self, project: Project, body: dict[str, Any], thread_id: str | None = None
     ) -> RunStream:
-        """Create a run (on a new thread when `thread_id` is None) and stream it."""
-        path = f"/threads/{thread_id}/runs" if thread_id else "/threads/runs"
-        return RunStream(
-            self, project, self._build(project, "POST", path, {**body, "stream": True})
-        )
+        """Start a run from a threads-API run body (on a new thread when `thread_id` is None)."""
+        ...
 
-    def submit_tool_outputs(
+    async def continue_run(
         self,
         project: Project,
+        agent_id: str,
         thread_id: str,
         run_id: str,
         outputs: list[dict[str, str]],
     ) -> RunStream:
-        """Answer a run's `requires_action` and stream the rest of it."""
-        path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
-        request = self._build(project, "POST", path, {"tool_outputs": outputs, "stream": True})
-        return RunStream(self, project, request, started=RunStarted(thread_id, run_id))
+        """Answer a run that asked for function results (`tool_call_id`, `output`)."""
+        ...
 
-    async def get_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
-        return await self.request(project, "GET", f"/threads/{thread_id}/runs/{run_id}")
+    async def get_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]: ...
 
-    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
-        return await self.request(project, "POST", f"/threads/{thread_id}/runs/{run_id}/cancel")
+    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]: ...
 
     async def get_agent(self, project: Project, agent_id: str) -> dict[str, Any]:
-        return await self.request(project, "GET", f"/assistants/{agent_id}")
+        """`{"name", "description"}` at least."""
+        ...
 
-    async def run_text(self, project: Project, thread_id: str, run_id: str) -> str:
-        """Text of the messages a run wrote (fallback when its stream carried none)."""
-        page = await self.request(
-            project,
-            "GET",
-            f"/threads/{thread_id}/messages",
-            params={"run_id": run_id, "order": "asc"},
-        )
-        parts: list[str] = []
-        for message in page.get("data", []):
-            if message.get("role") != "assistant":
-                continue
-            for content in message.get("content", []):
-                if content.get("type") == "text":
-                    parts.append(str(content.get("text", {}).get("value", "")))
-        return "".join(parts)
+    async def run_text(self, project: Project, thread_id: str, run_id: str) -> str: ...
 
-    def cancel_in_background(
-        self, project: Project, thread_id: str, run_id: str
-    ) -> asyncio.Task[None]:
-        """Cancel a run without blocking the caller (used when a consumer goes away)."""
+    async def list_runs(
+        self, project: Project, thread_id: str, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Runs of a thread, newest first, and the cursor of the next page."""
+        ...
 
-        async def cancel() -> None:
-            try:
-                await self.cancel_run(project, thread_id, run_id)
-                log.info("cancelled abandoned run %s on %s", run_id, thread_id)
-            except AdapterError as exc:
-                log.warning("could not cancel run %s: %s", run_id, exc.message)
+    def cancel_in_background(self, project: Project, thread_id: str, run_id: str) -> None: ...
 
-        task = asyncio.get_running_loop().create_task(cancel())
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        return task
+
+def cancel_in_background(cancel: Callable[[], Awaitable[Any]], what: str) -> None:
+    """Run `cancel()` detached from the caller (who is going away), logging failures."""
+
+    async def run() -> None:
+        try:
+            await cancel()
+            log.info("cancelled abandoned %s", what)
+        except AdapterError as exc:
+            log.warning("could not cancel %s: %s", what, exc.message)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+Decoder = Callable[[str, Any], "RunEvent | None"]
 
 
 @dataclass
 class RunStream:
     """A streamed run: `async with client.start_run(...) as events: async for e in events`.
 
-    Leaving the block before the run ended (error, deadline, caller gone)
-    cancels the run upstream, so nothing keeps running and billing.
+    `open` sends the request(s) that start the stream; `decode` turns each
+    `(event name, JSON payload)` into a normalized event. Leaving the block
+    before the run ended (error, deadline, caller gone) cancels the run
+    upstream, so nothing keeps running and billing.
     """
 
-    client: FoundryClient
+    client: AgentClient
     project: Project
-    request: httpx.Request
+    open: Callable[[], Awaitable[httpx.Response]]
+    decode: Decoder
     started: RunStarted | None = None
     ended: RunEnded | None = None
     _response: httpx.Response | None = field(default=None, repr=False)
@@ -339,7 +322,7 @@ class RunStream:
         self._detached = True
 
     async def __aenter__(self) -> Self:
-        self._response = await self.client._send(self.request, self.project, stream=True)
+        self._response = await self.open()
         return self
 
     async def __aexit__(
@@ -403,34 +386,17 @@ class RunStream:
             payload = json.loads(data)
         except ValueError:
             return None
-        if not isinstance(payload, dict):
-            return None
-        if name == "error":
+        if name == "error" and isinstance(payload, dict):
             error = payload.get("error", payload)
             raise UpstreamError(
                 f"Foundry stream error: {error.get('message', 'unknown error')}",
                 code=error.get("code") or "upstream_stream_error",
             )
-        if name == "thread.run.created" and self.started is None:
-            self.started = RunStarted(str(payload["thread_id"]), str(payload["id"]))
-            return self.started
-        if name == "thread.message.delta":
-            return _text_delta(payload)
-        if name in TERMINAL_EVENTS:
-            self.ended = RunEnded(payload)
-            return self.ended
-        return None
-
-
-def _text_delta(payload: dict[str, Any]) -> TextDelta | None:
-    text: list[str] = []
-    annotations: list[dict[str, Any]] = []
-    for part in payload.get("delta", {}).get("content", []) or []:
-        if part.get("type") != "text":
-            continue
-        body = part.get("text") or {}
-        text.append(str(body.get("value") or ""))
-        annotations.extend(body.get("annotations") or [])
-    if not text and not annotations:
-        return None
-    return TextDelta("".join(text), tuple(annotations))
+        event = self.decode(name, payload)
+        if isinstance(event, RunStarted):
+            if self.started is not None:
+                return None
+            self.started = event
+        elif isinstance(event, RunEnded):
+            self.ended = event
+        return event

@@ -116,11 +116,11 @@ class Handlers:
         settings = runtime.settings
         if not body.stream:
             result = await chat.complete(
-                runtime.foundry, project, body, plan, settings.completion_deadline
+                runtime.client(agent), project, body, plan, settings.completion_deadline
             )
             return JSONResponse(result, headers={"x-thread-id": result["thread_id"]})
         stream = await chat.open_stream(
-            runtime.foundry, project, body, plan, settings.stream_deadline, request_id
+            runtime.client(agent), project, body, plan, settings.stream_deadline, request_id
         )
         return StreamingResponse(
             with_heartbeat(stream.frames(), settings.heartbeat_interval),
@@ -176,7 +176,7 @@ class Handlers:
             call = parse_call(payload)
             agent = self._a2a_agent(runtime, request)
             service = a2a.TaskService(
-                runtime.foundry,
+                runtime.client(agent),
                 await runtime.project(agent, request.headers),
                 agent.agent_id,
                 agent.alias,
@@ -230,7 +230,7 @@ class Handlers:
         cached = self._cards.get(agent.alias)
         if cached is None or cached[0] < time.monotonic():
             project = await runtime.project(agent, request.headers)
-            definition = await runtime.foundry.get_agent(project, agent.agent_id)
+            definition = await runtime.client(agent).get_agent(project, agent.agent_id)
             cached = (time.monotonic() + 300, definition)
             self._cards[agent.alias] = cached
         definition = cached[1]

@@ -19,7 +19,9 @@ from agents_core.config import (
     load_settings,
 )
 from agents_core.errors import NotFound
-from agents_core.foundry import FoundryClient, Project
+from agents_core.foundry import AgentClient, Project, Transport
+from agents_core.foundry_responses import ResponsesClient
+from agents_core.foundry_threads import ThreadsClient
 
 __all__ = ["Runtime"]
 
@@ -34,7 +36,7 @@ class Runtime:
     platform: Platform
     registry: AgentRegistry
     http: httpx.AsyncClient
-    foundry: FoundryClient
+    clients: dict[str, AgentClient]
     tokens: TokenBroker
     callers: CallerAuth
 
@@ -66,12 +68,13 @@ class Runtime:
             headers={"User-Agent": "foundry-agents-adapter/1.0"},
             follow_redirects=False,
         )
+        transport = Transport(http, settings.api_version, settings.retry_deadline)
         return cls(
             settings=settings,
             platform=platform,
             registry=registry,
             http=http,
-            foundry=FoundryClient(http, settings.api_version, settings.retry_deadline),
+            clients={"classic": ThreadsClient(transport), "versioned": ResponsesClient(transport)},
             tokens=TokenBroker(settings, platform),
             callers=callers,
         )
@@ -92,6 +95,10 @@ class Runtime:
                 param="model",
             )
         return spec
+
+    def client(self, agent: AgentSpec) -> AgentClient:
+        """The upstream client for the agent's kind (classic threads, or versioned responses)."""
+        return self.clients[agent.kind]
 
     async def project(self, agent: AgentSpec, headers: Mapping[str, str]) -> Project:
         """Endpoint and a fresh-enough token for `agent`."""
