@@ -28,3 +28,28 @@ async def list_models(req: Request) -> Response:
 @app.route(route="v1/models/{*model}", methods=["GET"])
 async def get_model(req: Request) -> Response:
     return await handlers.get_model(req)
+
+
+@app.route(route="v1/files/{file_id}/content", methods=["GET"])
+async def file_content(req: Request) -> Response:
+    return await handlers.file_content(req)
+
+
+@app.route(route="a2a/{agent}", methods=["POST"])
+async def a2a_rpc(req: Request) -> Response:
+    return await handlers.a2a_rpc(req)
+
+
+@app.route(route="v1/a2a/{agent}/message/send", methods=["POST"])
+async def a2a_message_send(req: Request) -> Response:
+    return await handlers.a2a_rpc(req)
+
+
+@app.route(route="a2a/{agent}/.well-known/agent-card.json", methods=["GET"])
+async def a2a_agent_card(req: Request) -> Response:
+    return await handlers.a2a_card(req)
+
+
+@app.route(route="a2a/{agent}/.well-known/agent.json", methods=["GET"])
+async def a2a_agent_card_legacy(req: Request) -> Response:
+    return await handlers.a2a_card(req)

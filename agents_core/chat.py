@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from agents_core.chat_input import ChatRequest, RunPlan, encode_call_id
 from agents_core.errors import AdapterError, RateLimited, UpstreamError, UpstreamTimeout
@@ -85,6 +86,42 @@ def _tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def file_url(model: str, file_id: str) -> str:
+    """Where this service serves an agent's file (a path under its base URL)."""
+    return f"/v1/files/{quote(file_id, safe='')}/content?model={quote(model, safe='')}"
+
+
+def annotation(raw: dict[str, Any], model: str) -> dict[str, Any]:
+    """An upstream text annotation in OpenAI's shape.
+
+    `url_citation` is OpenAI's own; file citations and generated files
+    (`file_citation`, `file_path`) keep their type and gain a `url` that
+    downloads the file through this service (see `file_url`).
+    Both upstream shapes are read: the threads API nests the details under
+    the type's key, the Responses API puts them at the top level.
+    """
+    kind = str(raw.get("type", ""))
+    nested = raw.get(kind)
+    details = {**raw, **nested} if isinstance(nested, dict) else raw
+    span = {key: details[key] for key in ("start_index", "end_index") if key in details}
+    if kind == "url_citation":
+        return {
+            "type": "url_citation",
+            "url_citation": {**span, "url": details.get("url", ""), "title": details.get("title")},
+        }
+    if kind in ("file_citation", "file_path", "container_file_citation"):
+        file_id = str(details.get("file_id", ""))
+        body = {**span, "file_id": file_id, "url": file_url(model, file_id)}
+        if details.get("quote"):
+            body["quote"] = details["quote"]
+        if details.get("filename"):
+            body["filename"] = details["filename"]
+        if raw.get("text"):
+            body["text"] = raw["text"]
+        return {"type": kind, kind: body}
+    return raw
+
+
 def _completion_id(run_id: str) -> str:
     return f"chatcmpl-{run_id}"
 
@@ -116,7 +153,7 @@ async def complete(
                 async for event in run:
                     if isinstance(event, TextDelta):
                         text.append(event.text)
-                        annotations.extend(event.annotations)
+                        annotations.extend(annotation(a, request.model) for a in event.annotations)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"the agent run took longer than {deadline:g} s and was cancelled; use "
@@ -196,7 +233,9 @@ class ChatStream:
             if isinstance(event, TextDelta):
                 delta: dict[str, Any] = {"content": event.text}
                 if event.annotations:
-                    delta["annotations"] = list(event.annotations)
+                    delta["annotations"] = [
+                        annotation(a, self.request.model) for a in event.annotations
+                    ]
                 yield encode_json(self._chunk(delta))
             elif isinstance(event, RunEnded):
                 reason = finish_reason(event)

@@ -278,6 +278,10 @@ class AgentClient(Protocol):
 
     def cancel_in_background(self, project: Project, thread_id: str, run_id: str) -> None: ...
 
+    async def open_file(self, project: Project, file_id: str) -> httpx.Response:
+        """A file's content as a streamed response (the caller closes it)."""
+        ...
+
 
 def cancel_in_background(cancel: Callable[[], Awaitable[Any]], what: str) -> None:
     """Run `cancel()` detached from the caller (who is going away), logging failures."""

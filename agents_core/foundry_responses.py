@@ -240,5 +240,11 @@ class ResponsesClient:
             "Foundry cannot list the responses of a conversation", code="unsupported_operation"
         )
 
+    async def open_file(self, project: Project, file_id: str) -> httpx.Response:
+        request = self._transport.build(
+            project, "GET", f"/openai/v1/files/{file_id}/content", versioned=False
+        )
+        return await self._transport.send(request, project, stream=True)
+
     def cancel_in_background(self, project: Project, thread_id: str, run_id: str) -> None:
         """Nothing to send: closing a (non-background) response stream stops the response."""

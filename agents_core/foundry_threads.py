@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from agents_core.errors import Conflict, Gone, NotFound
 from agents_core.foundry import (
     Project,
@@ -147,6 +149,10 @@ class ThreadsClient:
         page = await self._json(project, "GET", f"/threads/{thread_id}/runs", params=params)
         cursor = str(page["last_id"]) if page.get("has_more") and page.get("last_id") else None
         return list(page.get("data") or []), cursor
+
+    async def open_file(self, project: Project, file_id: str) -> httpx.Response:
+        request = self._transport.build(project, "GET", f"/files/{file_id}/content")
+        return await self._transport.send(request, project, stream=True)
 
     def cancel_in_background(self, project: Project, thread_id: str, run_id: str) -> None:
         cancel_in_background(

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -47,6 +48,7 @@ class Handlers:
         self.chat_completions = self._endpoint(self._chat_completions)
         self.list_models = self._endpoint(self._list_models)
         self.get_model = self._endpoint(self._get_model)
+        self.file_content = self._endpoint(self._file_content)
         self.a2a_rpc = self._endpoint(self._a2a_rpc)
         self.a2a_card = self._endpoint(self._a2a_card)
         self._cards: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -143,6 +145,33 @@ class Handlers:
         name = request.url.path.split("/v1/models/", 1)[-1]
         runtime.agent(name)
         return JSONResponse(_model(name))
+
+    async def _file_content(self, request: Request, request_id: str) -> Response:
+        """A file an agent produced or cited, streamed from the agent's project."""
+        runtime = await self._authorize(request)
+        file_id = request.url.path.split("/v1/files/", 1)[-1].removesuffix("/content")
+        if not chat_input.THREAD_ID.fullmatch(file_id):
+            raise InvalidRequest("not a valid file id", param="file_id")
+        model = request.query_params.get("model")
+        if not model:
+            raise InvalidRequest(
+                "the 'model' query parameter must name the agent whose project holds the file",
+                param="model",
+            )
+        agent = runtime.agent(model)
+        project = await runtime.project(agent, request.headers)
+        upstream = await runtime.client(agent).open_file(project, file_id)
+        headers = {
+            name: upstream.headers[name]
+            for name in ("content-length", "content-disposition")
+            if name in upstream.headers
+        }
+        return StreamingResponse(
+            upstream.aiter_raw(),
+            media_type=upstream.headers.get("content-type", "application/octet-stream"),
+            headers=headers,
+            background=BackgroundTask(upstream.aclose),
+        )
 
     def _a2a_agent(self, runtime: Runtime, request: Request) -> AgentSpec:
         name = request.url.path.split("/a2a/", 1)[-1].split("/", 1)[0]
@@ -330,6 +359,7 @@ def create_app(handlers: Handlers) -> Starlette:
         Route("/v1/chat/completions", handlers.chat_completions, methods=["POST"]),
         Route("/v1/models", handlers.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", handlers.get_model, methods=["GET"]),
+        Route("/v1/files/{file_id}/content", handlers.file_content, methods=["GET"]),
         Route("/a2a/{agent}", handlers.a2a_rpc, methods=["POST"]),
         Route("/v1/a2a/{agent}/message/send", handlers.a2a_rpc, methods=["POST"]),
         Route("/a2a/{agent}/.well-known/agent-card.json", handlers.a2a_card, methods=["GET"]),

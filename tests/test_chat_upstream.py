@@ -6,6 +6,7 @@ body) and count them: a completion is exactly one upstream request.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -435,3 +436,100 @@ def test_caller_disconnect_mid_stream_cancels_the_run(
     ):
         time.sleep(0.05)
     assert any(r.path.endswith("/runs/run_abc/cancel") for r, _ in httpserver.log)
+
+
+def annotated_run(request: Request) -> Response:
+    """A run whose message cites a web page and a file, in the threads API's delta shape."""
+
+    def frames() -> Any:
+        yield frame("thread.created", {"id": "thread_abc"})
+        yield frame("thread.run.created", run_object("thread_abc", "run_abc", "queued"))
+        delta = {
+            "id": "msg_1",
+            "object": "thread.message.delta",
+            "delta": {
+                "content": [
+                    {
+                        "index": 0,
+                        "type": "text",
+                        "text": {
+                            "value": "Paris is big【1†source】 see chart【2†file】",
+                            "annotations": [
+                                {
+                                    "type": "url_citation",
+                                    "text": "【1†source】",
+                                    "start_index": 12,
+                                    "end_index": 22,
+                                    "url_citation": {
+                                        "url": "https://en.wikipedia.org/wiki/Paris",
+                                        "title": "Paris",
+                                    },
+                                },
+                                {
+                                    "type": "file_path",
+                                    "text": "【2†file】",
+                                    "start_index": 32,
+                                    "end_index": 40,
+                                    "file_path": {"file_id": "assistant-chart1"},
+                                },
+                            ],
+                        },
+                    }
+                ]
+            },
+        }
+        yield frame("thread.message.delta", delta)
+        yield frame("thread.run.completed", run_object("thread_abc", "run_abc", "completed"))
+        yield frame("done", "[DONE]")
+
+    return sse_response(frames())
+
+
+def test_citations_become_openai_annotations_and_files_download(
+    httpserver: HTTPServer, base_url: str
+) -> None:
+    httpserver.expect_request(RUNS, method="POST").respond_with_handler(annotated_run)
+    httpserver.expect_request(
+        f"{ENDPOINT_PATH}/files/assistant-chart1/content",
+        method="GET",
+        query_string={"api-version": "v1"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ).respond_with_data(b"\x89PNG fake chart", content_type="image/png")
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "helper", "messages": [{"role": "user", "content": "Paris?"}]},
+    )
+    message = response.json()["choices"][0]["message"]
+    assert message["content"] == "Paris is big【1†source】 see chart【2†file】"
+    url, path = message["annotations"]
+    assert url == {
+        "type": "url_citation",
+        "url_citation": {
+            "start_index": 12,
+            "end_index": 22,
+            "url": "https://en.wikipedia.org/wiki/Paris",
+            "title": "Paris",
+        },
+    }
+    assert path["type"] == "file_path"
+    assert path["file_path"]["file_id"] == "assistant-chart1"
+    download = httpx.get(f"{base_url}{path['file_path']['url']}")
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "image/png"
+    assert download.content == b"\x89PNG fake chart"
+    missing_model = httpx.get(f"{base_url}/v1/files/assistant-chart1/content")
+    assert missing_model.status_code == 400
+    assert missing_model.json()["error"]["param"] == "model"
+
+
+def test_streamed_citations_arrive_with_their_delta(httpserver: HTTPServer, base_url: str) -> None:
+    httpserver.expect_request(RUNS, method="POST").respond_with_handler(annotated_run)
+    body = {"model": "helper", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body) as response:
+        chunks = [
+            json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")
+        ]
+    annotated = [c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("annotations")]
+    assert len(annotated) == 1
+    kinds = [a["type"] for a in annotated[0]["choices"][0]["delta"]["annotations"]]
+    assert kinds == ["url_citation", "file_path"]

@@ -11,11 +11,12 @@ import function_app
 from agents_core import http
 
 ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = function_app.app.get_functions()  # indexing twice is an error: once, as the host does
 
 
 def test_routes_methods_and_anonymous_auth() -> None:
     routes = {}
-    for function in function_app.app.get_functions():
+    for function in FUNCTIONS:
         [trigger] = [
             b
             for b in json.loads(function.get_function_json())["bindings"]
@@ -26,6 +27,11 @@ def test_routes_methods_and_anonymous_auth() -> None:
         "v1/chat/completions": (["POST"], "ANONYMOUS"),
         "v1/models": (["GET"], "ANONYMOUS"),
         "v1/models/{*model}": (["GET"], "ANONYMOUS"),
+        "v1/files/{file_id}/content": (["GET"], "ANONYMOUS"),
+        "a2a/{agent}": (["POST"], "ANONYMOUS"),
+        "v1/a2a/{agent}/message/send": (["POST"], "ANONYMOUS"),
+        "a2a/{agent}/.well-known/agent-card.json": (["GET"], "ANONYMOUS"),
+        "a2a/{agent}/.well-known/agent.json": (["GET"], "ANONYMOUS"),
     }
 
 
@@ -41,3 +47,18 @@ def test_host_json_serves_paths_without_api_prefix() -> None:
     host = json.loads((ROOT / "host.json").read_text())
     assert host["version"] == "2.0"
     assert host["extensions"]["http"]["routePrefix"] == ""
+
+
+def test_every_local_route_is_a_function_route() -> None:
+    """The local server and the Functions host serve the same paths."""
+    from agents_core.http import create_app
+
+    local = {
+        route.path.lstrip("/").replace("{model:path}", "{*model}")
+        for route in create_app(function_app.handlers).routes
+    }
+    registered = set()
+    for function in FUNCTIONS:
+        bindings = json.loads(function.get_function_json())["bindings"]
+        registered |= {b["route"] for b in bindings if b["type"] == "httpTrigger"}
+    assert local == registered
