@@ -30,6 +30,14 @@ def finish_reason(ended: RunEnded) -> str:
     if status == "completed":
         return "stop"
     if status == "requires_action":
+        action = run.get("required_action") or {}
+        if action.get("type", "submit_tool_outputs") != "submit_tool_outputs":
+            raise UpstreamError(
+                f"the agent asks the caller for '{action.get('type')}' (for example approving "
+                "MCP tool calls), which chat completions cannot carry; configure the agent's "
+                "tools not to require approval",
+                code="unsupported_required_action",
+            )
         return "tool_calls"
     if status == "incomplete":
         reason = str((run.get("incomplete_details") or {}).get("reason", ""))

@@ -533,3 +533,147 @@ def test_streamed_citations_arrive_with_their_delta(httpserver: HTTPServer, base
     assert len(annotated) == 1
     kinds = [a["type"] for a in annotated[0]["choices"][0]["delta"]["annotations"]]
     assert kinds == ["url_citation", "file_path"]
+
+
+def tool_action(call_id: str, city: str) -> dict[str, Any]:
+    return {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": json.dumps({"city": city})},
+                }
+            ]
+        },
+    }
+
+
+def test_two_rounds_of_tool_use(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    run_path = f"{ENDPOINT_PATH}/threads/thread_abc/runs/run_abc"
+    rounds = iter([tool_action("call_1", "Paris"), tool_action("call_2", "Rome")])
+    state: dict[str, Any] = {"action": next(rounds)}
+
+    def get_run(request: Request) -> Response:
+        run = run_object(
+            "thread_abc", "run_abc", "requires_action", required_action=state["action"]
+        )
+        return Response(json.dumps(run), content_type="application/json")
+
+    def submit(request: Request) -> Response:
+        state["action"] = next(rounds, None)
+        if state["action"] is None:
+            return sse_response(run_events(["Paris sunny, Rome rainy."], new_thread=False))
+        return sse_response(
+            run_events(
+                [], status="requires_action", new_thread=False, required_action=state["action"]
+            )
+        )
+
+    expect_run(httpserver, texts=[], status="requires_action", required_action=state["action"])
+    httpserver.expect_request(run_path, method="GET").respond_with_handler(get_run)
+    httpserver.expect_request(f"{run_path}/submit_tool_outputs").respond_with_handler(submit)
+    messages: list[Any] = [{"role": "user", "content": "Weather in Paris, then Rome?"}]
+    for _ in range(3):
+        reply = client.chat.completions.create(model="helper", messages=messages)
+        choice = reply.choices[0]
+        if choice.finish_reason != "tool_calls":
+            break
+        assert choice.message.tool_calls
+        messages.append(choice.message.model_dump(exclude_none=True))
+        for call in choice.message.tool_calls:
+            city = json.loads(call.function.arguments)["city"]
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": f"{city} ok"})
+    assert choice.finish_reason == "stop"
+    assert choice.message.content == "Paris sunny, Rome rainy."
+    submits = [json_body(r) for r, _ in httpserver.log if r.path.endswith("submit_tool_outputs")]
+    assert [s["tool_outputs"] for s in submits] == [
+        [{"tool_call_id": "call_1", "output": "Paris ok"}],
+        [{"tool_call_id": "call_2", "output": "Rome ok"}],
+    ]
+
+
+def test_tool_results_for_calls_never_issued_are_rejected(base_url: str) -> None:
+    messages = [
+        {"role": "user", "content": "x"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "call_x", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_x", "content": "1"},
+    ]
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions", json={"model": "helper", "messages": messages}
+    )
+    assert response.status_code == 400
+    assert "not issued by this service" in response.json()["error"]["message"]
+    partial = [
+        messages[0],
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_1.thread_a.run_b",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": "{}"},
+                },
+                {
+                    "id": "call_2.thread_a.run_b",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": "{}"},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1.thread_a.run_b", "content": "1"},
+    ]
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions", json={"model": "helper", "messages": partial}
+    )
+    assert response.status_code == 400
+    assert "missing tool results for: call_2.thread_a.run_b" in response.json()["error"]["message"]
+
+
+def test_expired_run_waiting_for_tools_is_410(httpserver: HTTPServer, base_url: str) -> None:
+    httpserver.expect_request(f"{ENDPOINT_PATH}/threads/thread_a/runs/run_b").respond_with_json(
+        run_object("thread_a", "run_b", "expired")
+    )
+    messages = [
+        {"role": "user", "content": "x"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_1.thread_a.run_b",
+                    "type": "function",
+                    "function": {"name": "f", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1.thread_a.run_b", "content": "1"},
+    ]
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions", json={"model": "helper", "messages": messages}
+    )
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "run_expired"
+
+
+def test_approval_requests_are_a_clear_error(httpserver: HTTPServer, base_url: str) -> None:
+    action = {
+        "type": "submit_tool_approval",
+        "submit_tool_approval": {
+            "tool_calls": [
+                {"id": "call_m", "type": "mcp", "name": "search", "server_label": "docs"}
+            ]
+        },
+    }
+    expect_run(httpserver, texts=[], status="requires_action", required_action=action)
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "helper", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "unsupported_required_action"
