@@ -319,3 +319,25 @@ def test_non_loopback_bind_without_keys_refuses_to_start(tmp_path: Path) -> None
     )
     assert result.returncode == 2
     assert "refusing to serve on 0.0.0.0 without GATEWAY_API_KEYS" in result.stderr
+
+
+def test_explicit_agent_credentials_win_over_managed_identity(
+    httpserver: HTTPServer, start_adapter: Any, tmp_path: Path, app_service_identity: None
+) -> None:
+    httpserver.expect_request(MI_PATH).respond_with_response(managed_identity_token("mi-token"))
+    httpserver.expect_request(RUNS).respond_with_handler(
+        lambda request: sse_response(run_events([request.headers["Authorization"]]))
+    )
+    config = write_agents(
+        tmp_path, httpserver.url_for(ENDPOINT_PATH), "      api_key: explicit-token\n"
+    )
+    base_url = start_adapter(
+        agents_config=config, project_endpoint=httpserver.url_for(ENDPOINT_PATH)
+    )
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="x", max_retries=0)
+    explicit = client.chat.completions.create(model="mine", messages=USER)  # type: ignore[arg-type]
+    assert explicit.choices[0].message.content == "Bearer explicit-token"
+    assert not any(r.path == MI_PATH for r, _ in httpserver.log)
+    # Agents without their own credentials fall back to the managed identity.
+    other = client.chat.completions.create(model="azure_ai/agents/asst_z", messages=USER)  # type: ignore[arg-type]
+    assert other.choices[0].message.content == "Bearer mi-token"
