@@ -66,3 +66,62 @@ def sse_response(frames: Iterator[bytes]) -> Response:
 
 def json_body(request: Request) -> Any:
     return json.loads(request.get_data())
+
+
+def response_object(
+    response_id: str, status: str, output: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "id": response_id,
+        "object": "response",
+        "status": status,
+        "output": output or [],
+        "usage": {"input_tokens": 4, "output_tokens": 6, "total_tokens": 10},
+        **extra,
+    }
+
+
+def response_events(
+    texts: list[str],
+    *,
+    response_id: str = "resp_abc",
+    status: str = "completed",
+    calls: list[dict[str, str]] | None = None,
+    delay: float = 0.0,
+    **extra: Any,
+) -> Iterator[bytes]:
+    """The frames the Responses API sends for a streamed response (no [DONE])."""
+    sequence = iter(range(1000))
+
+    def event(kind: str, **data: Any) -> bytes:
+        return frame(kind, {"type": kind, "sequence_number": next(sequence), **data})
+
+    yield event("response.created", response=response_object(response_id, "in_progress"))
+    for text in texts:
+        if delay:
+            time.sleep(delay)
+        yield event(
+            "response.output_text.delta",
+            item_id="msg_1",
+            output_index=0,
+            content_index=0,
+            delta=text,
+        )
+    output: list[dict[str, Any]] = []
+    if texts:
+        output.append(
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "".join(texts), "annotations": []}],
+            }
+        )
+    for call in calls or []:
+        output.append(
+            {"type": "function_call", "id": f"fc_{call['call_id']}", "status": "completed", **call}
+        )
+    yield event(
+        f"response.{status}", response=response_object(response_id, status, output, **extra)
+    )

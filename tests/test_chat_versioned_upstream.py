@@ -1,0 +1,219 @@
+"""Versioned agents (`name:version`) through the Responses API, faked with pytest-httpserver.
+
+These pin the exact requests: a new conversation costs one `POST
+/openai/v1/conversations`, every turn one `POST /openai/v1/responses`
+naming the agent with an `agent_reference`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from pytest_httpserver import HTTPServer
+
+from fakes import ENDPOINT_PATH, json_body, response_events, sse_response
+
+TOKEN = "versioned-agent-token"
+RESPONSES = f"{ENDPOINT_PATH}/openai/v1/responses"
+CONVERSATIONS = f"{ENDPOINT_PATH}/openai/v1/conversations"
+
+
+@pytest.fixture
+def base_url(httpserver: HTTPServer, start_adapter: Any, tmp_path: Path) -> str:
+    config = tmp_path / "agents.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: planner\n    litellm_params:\n"
+        "      model: azure_ai/agents/trip-planner:3\n"
+        f"      api_base: {httpserver.url_for(ENDPOINT_PATH)}\n      api_key: {TOKEN}\n"
+    )
+    return str(start_adapter(agents_config=config))
+
+
+@pytest.fixture
+def client(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+
+
+def expect_response(httpserver: HTTPServer, **events: Any) -> None:
+    httpserver.expect_request(
+        RESPONSES, method="POST", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).respond_with_handler(lambda request: sse_response(response_events(**events)))
+
+
+def expect_conversation(httpserver: HTTPServer, conversation: str = "conv_new") -> None:
+    httpserver.expect_request(CONVERSATIONS, method="POST").respond_with_json(
+        {"id": conversation, "object": "conversation", "created_at": 1, "metadata": {}}
+    )
+
+
+def test_new_conversation_then_one_request_per_turn(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    expect_conversation(httpserver)
+    expect_response(httpserver, texts=["Day 1: ", "Paris."])
+    raw = client.chat.completions.with_raw_response.create(
+        model="planner",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Plan a trip"},
+        ],
+        temperature=0.3,
+        max_tokens=200,
+        extra_body={"instructions": "You plan trips."},
+    )
+    completion = raw.parse()
+    assert completion.choices[0].message.content == "Day 1: Paris."
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (4, 6)
+    assert completion.model_extra and completion.model_extra["thread_id"] == "conv_new"
+    assert raw.headers["x-thread-id"] == "conv_new"
+    conversation, response = (request for request, _ in httpserver.log)
+    assert conversation.path == CONVERSATIONS
+    assert "api-version" not in response.args
+    assert json_body(response) == {
+        "agent_reference": {"type": "agent_reference", "name": "trip-planner", "version": "3"},
+        "input": [
+            {"role": "developer", "content": "You plan trips."},
+            {"role": "developer", "content": "Be brief."},
+            {"role": "user", "content": "Plan a trip"},
+        ],
+        "temperature": 0.3,
+        "max_output_tokens": 200,
+        "conversation": "conv_new",
+        "stream": True,
+    }
+
+    httpserver.clear_log()
+    streamed = client.chat.completions.create(
+        model="planner",
+        messages=[{"role": "user", "content": "And day 2?"}],
+        extra_body={"thread_id": "conv_new"},
+        stream=True,
+    )
+    chunks = list(streamed)
+    assert chunks[0].model_extra and chunks[0].model_extra["thread_id"] == "conv_new"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Day 1: Paris."
+    [only] = [request for request, _ in httpserver.log]
+    assert only.path == RESPONSES
+    assert json_body(only)["conversation"] == "conv_new"
+
+
+def test_function_calls_round_trip(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    expect_conversation(httpserver, "conv_t")
+    expect_response(
+        httpserver,
+        texts=[],
+        response_id="resp_1",
+        calls=[{"call_id": "call_9", "name": "get_weather", "arguments": '{"location": "Oslo"}'}],
+    )
+    asked = client.chat.completions.create(
+        model="planner", messages=[{"role": "user", "content": "Weather in Oslo?"}]
+    )
+    choice = asked.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls is not None
+    [call] = choice.message.tool_calls
+    assert call.id == "call_9.conv_t.resp_1"
+    assert call.function.arguments == '{"location": "Oslo"}'
+
+    httpserver.clear_log()
+    httpserver.clear_all_handlers()
+    expect_response(httpserver, texts=["Oslo is cold."], response_id="resp_2")
+    answer = client.chat.completions.create(
+        model="planner",
+        messages=[
+            {"role": "user", "content": "Weather in Oslo?"},
+            choice.message.model_dump(exclude_none=True),  # type: ignore[list-item]
+            {"role": "tool", "tool_call_id": call.id, "content": "-3 C"},
+        ],
+    )
+    assert answer.choices[0].message.content == "Oslo is cold."
+    [request] = [request for request, _ in httpserver.log]
+    assert json_body(request) == {
+        "agent_reference": {"type": "agent_reference", "name": "trip-planner", "version": "3"},
+        "input": [{"type": "function_call_output", "call_id": "call_9", "output": "-3 C"}],
+        "conversation": "conv_t",
+        "stream": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"response_format": {"type": "json_object"}}, "response_format"),
+    ],
+)
+def test_what_the_service_refuses_with_an_agent_is_a_clear_400(
+    httpserver: HTTPServer, base_url: str, extra: dict[str, Any], param: str
+) -> None:
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "planner", "messages": [{"role": "user", "content": "x"}], **extra},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "http_status", "code"),
+    [
+        ("failed", {"error": {"code": "server_error", "message": "boom"}}, 502, "server_error"),
+        (
+            "failed",
+            {"error": {"code": "rate_limit_exceeded", "message": "slow down"}},
+            429,
+            "rate_limit_exceeded",
+        ),
+    ],
+)
+def test_failed_responses_map_like_failed_runs(
+    httpserver: HTTPServer,
+    base_url: str,
+    status: str,
+    extra: dict[str, Any],
+    http_status: int,
+    code: str,
+) -> None:
+    httpserver.expect_request(RESPONSES).respond_with_handler(
+        lambda request: sse_response(response_events(["x"], status=status, **extra))
+    )
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={
+            "model": "planner",
+            "thread_id": "conv_x",
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
+    assert response.status_code == http_status
+    assert response.json()["error"]["code"] == code
+
+
+def test_incomplete_response_is_length(httpserver: HTTPServer, client: openai.OpenAI) -> None:
+    httpserver.expect_request(RESPONSES).respond_with_handler(
+        lambda request: sse_response(
+            response_events(
+                ["cut"], status="incomplete", incomplete_details={"reason": "max_output_tokens"}
+            )
+        )
+    )
+    reply = client.chat.completions.create(
+        model="planner",
+        messages=[{"role": "user", "content": "x"}],
+        extra_body={"thread_id": "conv_x"},
+    )
+    assert reply.choices[0].finish_reason == "length"
+
+
+def test_models_lists_versioned_agents(base_url: str) -> None:
+    listing = httpx.get(f"{base_url}/v1/models").json()
+    assert [m["id"] for m in listing["data"]] == ["planner"]
+    assert json.loads(httpx.get(f"{base_url}/v1/models/planner").text)["id"] == "planner"
