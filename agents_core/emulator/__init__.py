@@ -1,4 +1,4 @@
-"""Local emulator of the Azure AI Foundry Agent Service classic threads/runs API.
+"""Local emulator of the Azure AI Foundry Agent Service: classic threads/runs, and versioned agents.
 
 What Azurite is for Storage: `create_app()` serves, under
 `/api/projects/{any project}`, the routes the `azure-ai-agents` SDK calls
@@ -51,6 +51,36 @@ count ends it `incomplete` at once; `truncation_strategy.last_messages` limits
 what the agent reads; a `json_object`/`json_schema` `response_format` wraps
 the reply as `{"reply": "..."}`.
 
+Versioned agents (the "new Foundry" surface `azure-ai-projects` 2.x and the
+`openai` SDK it hands out talk to; see `responses_api`):
+
+- `GET /agents`, `GET /agents/{name}` (`AgentDetails`: `id` = name,
+  `versions.latest`), `POST|GET /agents/{name}/versions`,
+  `GET /agents/{name}/versions/{version}` (`AgentVersionDetails`: `id`
+  `name:version`, `definition: {kind: "prompt", model, instructions, tools}`).
+- `POST /openai/v1/conversations` (optional `items`, `metadata`), `GET` and
+  `DELETE /openai/v1/conversations/{id}`, `GET|POST .../{id}/items`.
+- `POST /openai/v1/responses` with `agent_reference: {type:
+  "agent_reference", name, version?}` at the top level of the body, `input`,
+  and `conversation` or `previous_response_id`; non-streaming answers once
+  the response ends, `stream: true` answers with Responses stream events
+  (no `[DONE]`). `GET /openai/v1/responses/{id}`. `api-version` is optional
+  under `/openai/v1` (the `openai` SDK sends none); a bearer token is not.
+
+Demo versioned agents (`DEMO_PROMPT_AGENTS`, all at version "1") share the
+classic agents' logic: `echo` is `asst_echo` (memory across a conversation
+or a `previous_response_id` chain); `weather` is `asst_tools` (a reply with
+`function_call` items is already `completed`; the caller sends
+`function_call_output` items, and an unknown `call_id` is a 400);
+`instructions` replies `[instructions: You are a helpful assistant.<space +
+the request's system/developer items joined>] <echo reply>`. Versions
+created with `POST /agents/{name}/versions` behave like their name's demo
+agent, or like `echo` for a new name. The run faults map onto responses:
+`run_failed` / `run_failed_rate_limit` / `run_expired` end it `failed` with
+`error.code` `server_error` / `rate_limit_exceeded` / `expired`;
+`run_incomplete` ends it `incomplete` after half the reply, as
+`max_output_tokens` does after that many words.
+
 This package imports nothing else from `agents_core`, and uvicorn only inside
 `main`.
 """
@@ -62,5 +92,7 @@ from .cli import main
 from .options import EmulatorOptions
 
 DEMO_AGENTS: tuple[str, ...] = ("asst_echo", "asst_tools", "asst_instructions")
+DEMO_PROMPT_AGENTS: tuple[str, ...] = ("echo:1", "weather:1", "instructions:1")
+"""Demo versioned agents as agent version ids (`name:version`)."""
 
-__all__ = ["DEMO_AGENTS", "EmulatorOptions", "create_app", "main"]
+__all__ = ["DEMO_AGENTS", "DEMO_PROMPT_AGENTS", "EmulatorOptions", "create_app", "main"]

@@ -1,7 +1,8 @@
-"""Handlers of the emulated Agent Service routes (under `/api/projects/{project}`).
+"""Handlers of the emulated classic Agent Service routes (under `/api/projects/{project}`).
 
 Each handler takes a `Call` (the request, its parsed JSON body, the fault
-queued for it) and returns a response; validation failures raise `ApiError`.
+queued for it, the instance's state) and returns a response; validation
+failures raise `ApiError`. The versioned-agents handlers are in `responses_api`.
 Auth, api-version, latency and HTTP faults are handled before, in `app.py`.
 """
 
@@ -27,6 +28,7 @@ from .control import STREAM_FAULTS
 from .engine import Engine
 from .errors import bad_request
 from .feed import Feed
+from .foundry import Foundry
 from .objects import Run, Thread
 from .sse import event_stream
 from .store import ListQuery, Store, new_run, paginate
@@ -39,6 +41,7 @@ class Call:
     fault: str | None
     store: Store
     engine: Engine
+    foundry: Foundry
 
     def param(self, name: str) -> str:
         return str(self.request.path_params[name])

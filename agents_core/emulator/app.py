@@ -1,8 +1,9 @@
 """The emulator's Starlette application: routes, and what every API request goes through.
 
 Every API request is counted and logged, waits `latency_ms`, then needs a
-non-empty `?api-version=` (else 400) and `Authorization: Bearer <token>`
-(else 401), then may meet a queued fault, and only then reaches its handler.
+non-empty `?api-version=` (else 400; optional under `/openai/v1`) and
+`Authorization: Bearer <token>` (else 401), then may meet a queued fault,
+and only then reaches its handler.
 Every response, control API included, carries `apim-request-id` and
 `x-request-id`.
 """
@@ -26,10 +27,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api
+from . import api, responses_api
 from .control import HTTP_FAULTS, Control
 from .engine import Engine
 from .errors import ApiError, bad_request
+from .foundry import Foundry
 from .options import EmulatorOptions, Knobs
 from .store import Store
 
@@ -55,6 +57,26 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", api.submit_tool_outputs),
     ("GET", "/threads/{thread_id}/runs/{run_id}/steps", api.list_steps),
     ("GET", "/threads/{thread_id}/runs/{run_id}/steps/{step_id}", api.get_step),
+    ("GET", "/agents", responses_api.list_agents),
+    ("GET", "/agents/{agent_name}", responses_api.get_agent),
+    ("POST", "/agents/{agent_name}/versions", responses_api.create_agent_version),
+    ("GET", "/agents/{agent_name}/versions", responses_api.list_agent_versions),
+    ("GET", "/agents/{agent_name}/versions/{agent_version}", responses_api.get_agent_version),
+    ("POST", "/openai/v1/conversations", responses_api.create_conversation),
+    ("GET", "/openai/v1/conversations/{conversation_id}", responses_api.get_conversation),
+    ("DELETE", "/openai/v1/conversations/{conversation_id}", responses_api.delete_conversation),
+    (
+        "GET",
+        "/openai/v1/conversations/{conversation_id}/items",
+        responses_api.list_conversation_items,
+    ),
+    (
+        "POST",
+        "/openai/v1/conversations/{conversation_id}/items",
+        responses_api.create_conversation_items,
+    ),
+    ("POST", "/openai/v1/responses", responses_api.create_response),
+    ("GET", "/openai/v1/responses/{response_id}", responses_api.get_response),
 )
 
 
@@ -66,6 +88,7 @@ class Emulator:
         self.knobs = Knobs.from_options(options)
         self.store = Store()
         self.engine = Engine(self.knobs)
+        self.foundry = Foundry(self.knobs)
         self.control = Control(self.knobs, frozenset(f"{m} {t}" for m, t, _ in ROUTES))
 
 
@@ -81,6 +104,7 @@ def create_app(options: EmulatorOptions | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await emulator.engine.aclose()
+        await emulator.foundry.engine.aclose()
 
     app = Starlette(
         routes=[*routes, *emulator.control.routes()],
@@ -96,6 +120,7 @@ def _endpoint(
     emulator: Emulator, method: str, template: str, handler: Handler
 ) -> Callable[[Request], Awaitable[Response]]:
     route = f"{method} {template}"
+    needs_api_version = not template.startswith(responses_api.OPENAI_PREFIX)
 
     async def endpoint(request: Request) -> Response:
         body, body_error = await _json_body(request)
@@ -103,7 +128,8 @@ def _endpoint(
         if emulator.knobs.latency_ms > 0:
             await asyncio.sleep(emulator.knobs.latency_ms / 1000)
         try:
-            _check_api_version(request)
+            if needs_api_version:
+                _check_api_version(request)
             _check_auth(request, emulator.options.accept_token)
             if body_error is not None:
                 raise body_error
@@ -112,7 +138,12 @@ def _endpoint(
             if fault is not None and fault.kind in HTTP_FAULTS:
                 raise fault.error()
             call = api.Call(
-                request, body, fault.kind if fault else None, emulator.store, emulator.engine
+                request,
+                body,
+                fault.kind if fault else None,
+                emulator.store,
+                emulator.engine,
+                emulator.foundry,
             )
             return await handler(call)
         except ApiError as exc:

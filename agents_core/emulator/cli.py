@@ -7,12 +7,13 @@ import argparse
 from .agents import demo_agents
 from .app import create_app
 from .options import EmulatorOptions
+from .prompt_agents import demo_prompt_agents
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agents_core.emulator",
-        description="Local emulator of the Azure AI Foundry Agent Service (threads/runs API).",
+        description="Local emulator of the Azure AI Foundry Agent Service (runs and responses).",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
@@ -35,5 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Foundry Agent Service emulator, project endpoint: {endpoint}", flush=True)
     for agent in demo_agents():
         print(f"  agent {agent.id} ({agent.name}): {agent.description}", flush=True)
+    for prompt_agent in demo_prompt_agents():
+        latest = prompt_agent.latest
+        print(f"  versioned agent {latest.id}: {latest.description}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

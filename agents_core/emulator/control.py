@@ -7,6 +7,12 @@ No auth and no api-version; these requests are never counted or logged.
 - `GET|POST /_emulator/settings` → `{"latency_ms", "run_ms"}` (POST changes either)
 - `GET|POST /_emulator/faults` → `{"faults": [...]}`; POST queues
   `{"kind", "route"?, "count"?, "retry_after"?}` for the next `count` matching requests
+
+Routes are named `METHOD /template` without the project prefix (`POST
+/threads/runs`, `POST /openai/v1/responses`, `GET /agents/{agent_name}`).
+A fault without a route applies to the next request to any run-creating
+route (`RUN_ROUTES`, which include `POST /openai/v1/responses`); run and
+stream faults apply to those routes only.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ RUN_ROUTES = frozenset(
         "POST /threads/runs",
         "POST /threads/{thread_id}/runs",
         "POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+        "POST /openai/v1/responses",
     }
 )
 LOG_LIMIT = 10_000

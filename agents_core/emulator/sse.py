@@ -1,10 +1,12 @@
 """Server-sent event responses: frames `event: <name>\\ndata: <json>\\n\\n` read from a `Feed`.
 
-Stream faults act here, on the connection only (the run itself goes on):
-`drop_stream` ends the response right after the first message delta without
-the terminating chunk, so the server closes the connection mid-body and the
-client sees a broken chunked body; `stall_stream` sends nothing more after
-the first delta until the client gives up.
+Stream faults act here, on the connection only (the run or response itself
+goes on): `drop_stream` ends the response right after the first delta (an
+event named in `fault_after`) without the terminating chunk, so the server
+closes the connection mid-body and the client sees a broken chunked body;
+`stall_stream` sends nothing more after the first delta until the client
+gives up. The feed's closing `done` frame (`data: [DONE]`) is sent only
+when `terminator` is true (the Responses API sends none).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import AsyncIterator, Iterable
 from starlette.responses import StreamingResponse
 from starlette.types import Send
 
-from .feed import Feed
+from .feed import DONE, Feed
 
 STALL_SECONDS = 3600.0
+MESSAGE_DELTAS = frozenset({"thread.message.delta"})
 
 
 class _Dropped(Exception):
@@ -43,24 +46,35 @@ def frame(event: str, data: str) -> bytes:
 
 
 def event_stream(
-    feed: Feed, *, prelude: Iterable[tuple[str, str]] = (), fault: str | None = None
+    feed: Feed,
+    *,
+    prelude: Iterable[tuple[str, str]] = (),
+    fault: str | None = None,
+    fault_after: frozenset[str] = MESSAGE_DELTAS,
+    terminator: bool = True,
 ) -> EventStreamResponse:
     """Stream `prelude` frames, then `feed` from its first event through `done`."""
     return EventStreamResponse(
-        _frames(feed, list(prelude), fault),
+        _frames(feed, list(prelude), fault, fault_after, terminator),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )
 
 
 async def _frames(
-    feed: Feed, prelude: list[tuple[str, str]], fault: str | None
+    feed: Feed,
+    prelude: list[tuple[str, str]],
+    fault: str | None,
+    fault_after: frozenset[str],
+    terminator: bool,
 ) -> AsyncIterator[bytes]:
     for event, data in prelude:
         yield frame(event, data)
     async for event, data in feed.follow():
+        if event == DONE and not terminator:
+            return
         yield frame(event, data)
-        if fault is not None and event == "thread.message.delta":
+        if fault is not None and event in fault_after:
             if fault == "drop_stream":
                 raise _Dropped
             await asyncio.sleep(STALL_SECONDS)
