@@ -32,8 +32,12 @@ EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 - the emulator's own, not 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def emulator_registry(endpoint: str, agent_ids: tuple[str, ...]) -> AgentRegistry:
-    """The emulator's demo agents under short names (`asst_echo` is `echo`), any id by prefix."""
+def emulator_registry(endpoint: str) -> AgentRegistry:
+    """The emulator's demo agents: classic ones as `echo`, `tools`, `instructions`, versioned
+    ones by id (`echo:1`, `weather:1`, `instructions:1`); any other id by prefix."""
+    from agents_core.emulator import DEMO_AGENTS, DEMO_PROMPT_AGENTS
+
+    agent_ids = (*DEMO_AGENTS, *DEMO_PROMPT_AGENTS)
     credential = Credential("token", token=SecretStr(EMULATOR_TOKEN))
     agents = {
         agent_id.removeprefix("asst_"): AgentSpec(
@@ -88,12 +92,11 @@ def _serve(args: argparse.Namespace) -> int:
     runtime: Runtime
     emulator_app = None
     if use_emulator:
-        from agents_core.emulator import DEMO_AGENTS
         from agents_core.emulator import create_app as create_emulator
 
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         endpoint = f"http://{host}:{args.port}{EMULATOR_PREFIX}/api/projects/demo"
-        registry = emulator_registry(endpoint, DEMO_AGENTS)
+        registry = emulator_registry(endpoint)
         settings = settings.model_copy(update={"project_endpoint": endpoint})
         runtime = Runtime.build(settings, registry=registry)
         emulator_app = create_emulator()

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from agents_core.errors import InvalidRequest
+from agents_core.errors import Conflict, InvalidRequest
 from agents_core.foundry import (
     Project,
     RunEnded,
@@ -104,6 +104,8 @@ def normalize(response: dict[str, Any], conversation: str) -> dict[str, Any]:
         if item.get("type") == "function_call"
     ]
     status = str(response.get("status") or "")
+    if status == "failed" and (response.get("error") or {}).get("code") == "expired":
+        status = "expired"  # report a response that ran out of time like an expired run
     run: dict[str, Any] = {
         "id": response.get("id"),
         "object": "thread.run",
@@ -218,8 +220,12 @@ class ResponsesClient:
         return normalize(await self._json(project, "GET", f"{RESPONSES}/{run_id}"), thread_id)
 
     async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
-        response = await self._json(project, "POST", f"{RESPONSES}/{run_id}/cancel")
-        return normalize(response, thread_id)
+        """Responses are streamed, never background: they stop when their own stream closes."""
+        raise Conflict(
+            f"response {run_id} stops when the request streaming it goes away; "
+            "it cannot be cancelled from another request",
+            code="not_cancelable",
+        )
 
     async def get_agent(self, project: Project, agent_id: str) -> dict[str, Any]:
         name = agent_id.partition(":")[0]

@@ -1,7 +1,8 @@
 """Chat completions end to end: the openai SDK → adapter → Foundry emulator.
 
-Also the upstream faults the adapter must survive, injected with the
-emulator's fault knobs, and the upstream request count per completion.
+Every test runs for both kinds of agent (classic threads/runs and versioned
+Responses API). Also the upstream faults the adapter must survive, injected
+with the emulator's fault knobs, and the upstream request count per turn.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from conftest import Kind
 
 from agents_core.__main__ import emulator_registry
-from agents_core.emulator import DEMO_AGENTS
 
 USER = [{"role": "user", "content": "My name is Ada"}]
 
@@ -37,6 +38,15 @@ def fault(emulator: str, kind: str, **extra: Any) -> None:
     assert response.status_code == 200, response.text
 
 
+def assert_cancelled(emulator: str, kind: Kind) -> None:
+    """The abandoned run was cancelled (classic); a versioned response stops with its stream."""
+    if kind.cancel_route is None:
+        assert kind.cancel_route not in counts(emulator)
+        return
+    route = kind.cancel_route
+    assert wait_for(lambda: counts(emulator).get(route, 0) == 1)
+
+
 def wait_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -46,20 +56,20 @@ def wait_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
     return condition()
 
 
-def test_conversation_continues_through_thread_id(emulated: str, emulator: str) -> None:
+def test_conversation_continues_through_thread_id(emulated: str, emulator: str, kind: Kind) -> None:
     client = client_for(emulated)
-    first = client.chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+    first = client.chat.completions.create(model=kind.echo, messages=USER)  # type: ignore[arg-type]
     thread_id = first.model_extra["thread_id"] if first.model_extra else None
-    assert thread_id and thread_id.startswith("thread_")
+    assert thread_id and thread_id.startswith(kind.conversation_prefix)
     second = client.chat.completions.create(
-        model="azure_ai/agents/asst_echo",
+        model=f"azure_ai/agents/{'asst_echo' if kind.name == 'classic' else 'echo:1'}",
         messages=[{"role": "user", "content": "What is my name?"}],
         extra_body={"thread_id": thread_id},
     )
     assert second.choices[0].message.content == "Your name is Ada."
     assert second.usage is not None and second.usage.completion_tokens > 0
     stream = client.chat.completions.create(
-        model="echo",
+        model=kind.echo,
         messages=[{"role": "user", "content": "What is my name?"}],
         extra_body={"thread_id": thread_id},
         stream=True,
@@ -67,32 +77,40 @@ def test_conversation_continues_through_thread_id(emulated: str, emulator: str) 
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == (
         "Your name is Ada."
     )
-    assert counts(emulator) == {"POST /threads/runs": 1, "POST /threads/{thread_id}/runs": 2}
+    # One upstream request per turn; a new versioned conversation costs one more.
+    expected = (
+        {kind.new_route: 1, kind.run_route: 2}
+        if kind.name == "classic"
+        else {kind.new_route: 1, kind.run_route: 3}
+    )
+    assert counts(emulator) == expected
 
 
-def test_instructions_override_and_system_messages_add(emulated: str) -> None:
+def test_instructions_and_system_messages(emulated: str, kind: Kind) -> None:
     reply = client_for(emulated).chat.completions.create(
-        model="instructions",
+        model=kind.instructions,
         messages=[
             {"role": "system", "content": "Answer in French."},
             {"role": "user", "content": "hello"},
         ],
         extra_body={"instructions": "You are a pirate."},
     )
+    # Classic runs replace the agent's instructions; versioned agents only take additions.
+    own = "" if kind.name == "classic" else "You are a helpful assistant. "
     assert reply.choices[0].message.content is not None
     assert reply.choices[0].message.content.startswith(
-        "[instructions: You are a pirate. Answer in French.]"
+        f"[instructions: {own}You are a pirate. Answer in French.]"
     )
 
 
 def test_streamed_tool_calls_assemble_and_answer_on_another_instance(
-    start_adapter: Any, emulator: str
+    start_adapter: Any, emulator: str, kind: Kind
 ) -> None:
-    registry = emulator_registry(emulator, DEMO_AGENTS)
+    registry = emulator_registry(emulator)
     first = client_for(start_adapter(registry=registry, project_endpoint=emulator))
     second = client_for(start_adapter(registry=registry, project_endpoint=emulator))
     question = [{"role": "user", "content": "What is the weather in Paris and Rome?"}]
-    stream = first.chat.completions.create(model="tools", messages=question, stream=True)  # type: ignore[arg-type]
+    stream = first.chat.completions.create(model=kind.tools, messages=question, stream=True)  # type: ignore[arg-type]
     calls: dict[int, dict[str, str]] = {}
     finish = None
     for chunk in stream:
@@ -126,33 +144,38 @@ def test_streamed_tool_calls_assemble_and_answer_on_another_instance(
         for c in calls.values()
     ]
     answer = second.chat.completions.create(
-        model="tools",
+        model=kind.tools,
         messages=[*question, assistant, *results],  # type: ignore[list-item]
     )
     text = answer.choices[0].message.content or ""
     assert "sunny in Paris" in text and "sunny in Rome" in text
-    assert counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs") == 1
-    again = httpx.post(
-        f"{start_adapter(registry=registry, project_endpoint=emulator)}/v1/chat/completions",
-        json={"model": "tools", "messages": [*question, assistant, *results]},
-    )
-    assert again.status_code == 409, again.text  # the run no longer waits
+    if kind.name == "classic":
+        submit = "POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
+        assert counts(emulator).get(submit) == 1
+    else:
+        assert counts(emulator).get(kind.run_route) == 2  # the question, then the answer
+    if kind.name == "classic":  # the Responses API itself accepts results sent twice
+        again = httpx.post(
+            f"{start_adapter(registry=registry, project_endpoint=emulator)}/v1/chat/completions",
+            json={"model": kind.tools, "messages": [*question, assistant, *results]},
+        )
+        assert again.status_code == 409, again.text  # the run no longer waits
 
 
-def test_throttling_before_the_run_is_retried(emulated: str, emulator: str) -> None:
+def test_throttling_before_the_run_is_retried(emulated: str, emulator: str, kind: Kind) -> None:
     fault(emulator, "http_429", count=1, retry_after=0.2)
-    reply = client_for(emulated).chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+    reply = client_for(emulated).chat.completions.create(model=kind.echo, messages=USER)  # type: ignore[arg-type]
     assert reply.choices[0].message.content
-    assert counts(emulator)["POST /threads/runs"] == 2
+    assert counts(emulator)[kind.turn_route] == 2
 
 
-@pytest.mark.parametrize(("kind", "status"), [("http_429", 429), ("http_503", 503)])
+@pytest.mark.parametrize(("fault_kind", "status"), [("http_429", 429), ("http_503", 503)])
 def test_persistent_throttling_reaches_the_caller_with_retry_after(
-    emulated: str, emulator: str, kind: str, status: int
+    emulated: str, emulator: str, kind: Kind, fault_kind: str, status: int
 ) -> None:
-    fault(emulator, kind, count=50, retry_after=0.5)
+    fault(emulator, fault_kind, count=50, retry_after=0.5)
     response = httpx.post(
-        f"{emulated}/v1/chat/completions", json={"model": "echo", "messages": USER}, timeout=30
+        f"{emulated}/v1/chat/completions", json={"model": kind.echo, "messages": USER}, timeout=30
     )
     assert response.status_code == status
     assert int(response.headers["retry-after"]) >= 1
@@ -160,7 +183,7 @@ def test_persistent_throttling_reaches_the_caller_with_retry_after(
 
 
 @pytest.mark.parametrize(
-    ("kind", "status", "code"),
+    ("fault_kind", "status", "code"),
     [
         ("run_failed_rate_limit", 429, "rate_limit_exceeded"),
         ("run_failed", 502, "server_error"),
@@ -169,83 +192,83 @@ def test_persistent_throttling_reaches_the_caller_with_retry_after(
     ],
 )
 def test_failed_runs_map_to_errors(
-    emulated: str, emulator: str, kind: str, status: int, code: str | None
+    emulated: str, emulator: str, kind: Kind, fault_kind: str, status: int, code: str | None
 ) -> None:
-    fault(emulator, kind)
+    fault(emulator, fault_kind)
     response = httpx.post(
-        f"{emulated}/v1/chat/completions", json={"model": "echo", "messages": USER}, timeout=30
+        f"{emulated}/v1/chat/completions", json={"model": kind.echo, "messages": USER}, timeout=30
     )
     assert response.status_code == status, response.text
     if code:
         assert response.json()["error"]["code"] == code
-    assert counts(emulator)["POST /threads/runs"] == 1  # never retried: a run may exist
+    assert counts(emulator)[kind.turn_route] == 1  # never retried: a run may exist
 
 
-def test_incomplete_run_finishes_with_length(emulated: str, emulator: str) -> None:
+def test_incomplete_run_finishes_with_length(emulated: str, emulator: str, kind: Kind) -> None:
     fault(emulator, "run_incomplete")
-    reply = client_for(emulated).chat.completions.create(model="echo", messages=USER)  # type: ignore[arg-type]
+    reply = client_for(emulated).chat.completions.create(model=kind.echo, messages=USER)  # type: ignore[arg-type]
     assert reply.choices[0].finish_reason == "length"
 
 
 def test_dropped_stream_ends_with_an_error_frame_and_cancels_the_run(
-    emulated: str, emulator: str
+    emulated: str, emulator: str, kind: Kind
 ) -> None:
     fault(emulator, "drop_stream")
     stream = client_for(emulated).chat.completions.create(
-        model="echo", messages=[{"role": "user", "content": "a b c d e f g h i j"}], stream=True
+        model=kind.echo, messages=[{"role": "user", "content": "a b c d e f g h i j"}], stream=True
     )
     with pytest.raises(openai.APIError, match=r"stream broke|stream ended"):
         for _ in stream:
             pass
-    assert wait_for(
-        lambda: counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/cancel", 0) == 1
-    )
+    assert_cancelled(emulator, kind)
 
 
-def test_stalled_stream_times_out_and_cancels(start_adapter: Any, emulator: str) -> None:
-    base = start_adapter(
-        registry=emulator_registry(emulator, DEMO_AGENTS), upstream_read_timeout=0.5
-    )
+def test_stalled_stream_times_out_and_cancels(
+    start_adapter: Any, emulator: str, kind: Kind
+) -> None:
+    base = start_adapter(registry=emulator_registry(emulator), upstream_read_timeout=0.5)
     fault(emulator, "stall_stream")
     with httpx.stream(
         "POST",
         f"{base}/v1/chat/completions",
-        json={"model": "echo", "stream": True, "messages": USER},
+        json={"model": kind.echo, "stream": True, "messages": USER},
         timeout=10,
     ) as response:
         lines = [line for line in response.iter_lines() if line.startswith("data:")]
     assert '"type":"timeout_error"' in lines[-2] and lines[-1] == "data: [DONE]"
-    assert wait_for(
-        lambda: counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/cancel", 0) == 1
-    )
+    assert_cancelled(emulator, kind)
 
 
 def test_completion_deadline_cancels_and_recommends_streaming(
-    start_adapter: Any, emulator: str
+    start_adapter: Any, emulator: str, kind: Kind
 ) -> None:
-    base = start_adapter(registry=emulator_registry(emulator, DEMO_AGENTS), completion_deadline=0.3)
+    base = start_adapter(registry=emulator_registry(emulator), completion_deadline=0.3)
     httpx.post(f"{control(emulator)}/settings", json={"run_ms": 2000})
     try:
         response = httpx.post(
-            f"{base}/v1/chat/completions", json={"model": "echo", "messages": USER}, timeout=10
+            f"{base}/v1/chat/completions", json={"model": kind.echo, "messages": USER}, timeout=10
         )
     finally:
         httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
     assert response.status_code == 504
     assert '"stream": true' in response.json()["error"]["message"]
-    assert wait_for(
-        lambda: counts(emulator).get("POST /threads/{thread_id}/runs/{run_id}/cancel", 0) == 1
-    )
+    assert_cancelled(emulator, kind)
 
 
-def test_heartbeats_keep_a_quiet_stream_alive(start_adapter: Any, emulator: str) -> None:
-    base = start_adapter(registry=emulator_registry(emulator, DEMO_AGENTS), heartbeat_interval=0.05)
+def test_heartbeats_keep_a_quiet_stream_alive(
+    start_adapter: Any, emulator: str, kind: Kind
+) -> None:
+    base = start_adapter(registry=emulator_registry(emulator), heartbeat_interval=0.05)
     httpx.post(f"{control(emulator)}/settings", json={"run_ms": 600})
     try:
         with httpx.stream(
             "POST",
             f"{base}/v1/chat/completions",
-            json={"model": "echo", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+            json={
+                "model": kind.echo,
+                "stream": True,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
         ) as response:
             lines = list(response.iter_lines())
     finally:
