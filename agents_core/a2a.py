@@ -42,6 +42,7 @@ from agents_core.a2a_wire import (
     INVALID_PARAMS,
     TASK_NOT_CANCELABLE,
     TASK_NOT_FOUND,
+    UNSUPPORTED_OPERATION,
     RpcError,
 )
 from agents_core.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
@@ -436,6 +437,8 @@ def rpc_error(exc: AdapterError, operation: str) -> RpcError:
         if exc.code == "thread_not_found" and operation in ("send", "stream"):
             return RpcError(INVALID_PARAMS, f"contextId not found: {exc.message}", data)
         return RpcError(TASK_NOT_FOUND, exc.message, data)
+    if exc.code == "unsupported_operation":
+        return RpcError(UNSUPPORTED_OPERATION, exc.message, data)
     if exc.status_code in (400, 409, 410, 413):
         return RpcError(INVALID_PARAMS, exc.message, data)
     return RpcError(INTERNAL_ERROR, exc.message, data)

@@ -321,3 +321,28 @@ async def test_keys_are_enforced_and_declared(start_adapter: Any, emulator: str)
         anonymous = await factory.create_from_url(f"{base}/a2a/echo")
         with pytest.raises(A2AClientError, match="401"):
             await final_task(anonymous, user("no key"))
+
+
+def test_list_tasks_of_a_context(emulated: str, kind: Kind) -> None:
+    url = f"{emulated}/a2a/{kind.echo}"
+    message = {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "first"}]}
+    sent = rpc(
+        url, {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": message}}
+    )
+    task = sent["result"]["task"]
+    listing = rpc(
+        url,
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "ListTasks",
+            "params": {"contextId": task["contextId"]},
+        },
+    )
+    if kind.name == "versioned":
+        assert listing["error"]["code"] == -32004
+        return
+    assert [t["id"] for t in listing["result"]["tasks"]] == [task["id"]]
+    assert listing["result"]["tasks"][0]["status"]["state"] == "TASK_STATE_COMPLETED"
+    missing = rpc(url, {"jsonrpc": "2.0", "id": 3, "method": "ListTasks", "params": {}})
+    assert missing["error"]["code"] == -32602
