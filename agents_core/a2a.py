@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,7 @@ from agents_core.a2a_wire import (
     RpcError,
 )
 from agents_core.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
-from agents_core.errors import AdapterError, NotFound
+from agents_core.errors import AdapterError, NotFound, UpstreamTimeout
 from agents_core.foundry import AgentClient, Project, RunEnded, RunStarted, RunStream, TextDelta
 
 __all__ = ["TaskService", "rpc_error", "task_id"]
@@ -181,7 +181,9 @@ class TaskService:
     project: Project
     agent_id: str
     alias: str
-    deadline: float
+    deadline: float  # streams and resubscriptions
+    completion_deadline: float  # blocking sends (an HTTP response that must not idle out)
+    versioned: bool = False
 
     def _plan(self, request: SendMessageRequest) -> RunPlan:
         message = request.message
@@ -255,24 +257,31 @@ class TaskService:
 
     async def send(self, request: SendMessageRequest, blocking: bool) -> SendMessageResponse:
         """Run the message to its end (or until it exists, when not blocking)."""
-        stream = await self._start(self._plan(request))
+        if not blocking and self.versioned:
+            raise RpcError(
+                UNSUPPORTED_OPERATION,
+                "this agent's responses stop when their stream closes: send blocking, or stream",
+            )
         text: list[str] = []
-        async with stream as run:
-            async with asyncio.timeout(self.deadline):
-                async for event in run:
-                    if isinstance(event, RunStarted) and not blocking:
-                        run.detach()
-                        task = Task(
-                            id=task_id(event.thread_id, event.run_id),
-                            context_id=event.thread_id,
-                            status=TaskStatus(
-                                state=TaskState.TASK_STATE_SUBMITTED, timestamp=_now()
-                            ),
-                        )
-                        task.history.append(self._echo(request, event))
-                        return SendMessageResponse(task=task)
-                    if isinstance(event, TextDelta):
-                        text.append(event.text)
+        try:
+            async with asyncio.timeout(self.completion_deadline):
+                async with await self._start(self._plan(request)) as run:
+                    async for event in run:
+                        if isinstance(event, RunStarted) and not blocking:
+                            run.detach()
+                            task = TaskRef(event.thread_id, event.run_id).task(
+                                _state(TaskState.TASK_STATE_SUBMITTED)
+                            )
+                            task.history.append(self._echo(request, event))
+                            return SendMessageResponse(task=task)
+                        if isinstance(event, TextDelta):
+                            text.append(event.text)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"the agent took longer than {self.completion_deadline:g} s and was cancelled; "
+                "use streaming (message/stream, SendStreamingMessage) for long tasks",
+                code="completion_deadline_exceeded",
+            ) from None
         assert run.started is not None and run.ended is not None
         task = await self._task(run.ended.run, "".join(text))
         task.history.append(self._echo(request, run.started))
@@ -294,7 +303,9 @@ class TaskService:
             task.artifacts.append(_artifact(text))
         return task
 
-    async def open_stream(self, request: SendMessageRequest) -> AsyncIterator[StreamResponse]:
+    async def open_stream(
+        self, request: SendMessageRequest
+    ) -> AsyncGenerator[StreamResponse, None]:
         """Start the run (errors surface before any frame), then stream its events."""
         stream = await self._start(self._plan(request))
         await stream.__aenter__()
@@ -308,7 +319,7 @@ class TaskService:
 
     async def _stream_events(
         self, stream: RunStream, started: RunStarted, request: SendMessageRequest
-    ) -> AsyncIterator[StreamResponse]:
+    ) -> AsyncGenerator[StreamResponse, None]:
         ref = TaskRef(started.thread_id, started.run_id)
         try:
             task = ref.task(_state(TaskState.TASK_STATE_WORKING))
@@ -358,13 +369,13 @@ class TaskService:
             run = {**run, "status": "cancelled"}  # accepted: Foundry finishes cancelling shortly
         return await self._task(run, "")
 
-    async def subscribe(self, value: str) -> AsyncIterator[StreamResponse]:
+    async def subscribe(self, value: str) -> AsyncGenerator[StreamResponse, None]:
         """Follow a task by polling its run: Foundry cannot re-attach to a run's stream."""
         thread_id, run_id = _split_task_id(value)
         run = await self._run(thread_id, run_id)
         return self._follow(run)
 
-    async def _follow(self, run: dict[str, Any]) -> AsyncIterator[StreamResponse]:
+    async def _follow(self, run: dict[str, Any]) -> AsyncGenerator[StreamResponse, None]:
         ref = TaskRef(str(run["thread_id"]), str(run["id"]))
         yield StreamResponse(task=ref.task(_status(run)))
         deadline = time.monotonic() + self.deadline

@@ -225,9 +225,11 @@ class CallerAuth:
                 matched |= hmac.compare_digest(digest, known)
             if matched:
                 return
-            raise Unauthorized("invalid API key", code="invalid_api_key")
+        # Behind Easy Auth, `Authorization` carries the caller's Entra token, not a key.
         if self._easy_auth and self._principal_allowed(headers):
             return
+        if presented is not None and self.keys_enabled:
+            raise Unauthorized("invalid API key", code="invalid_api_key")
         if self.keys_enabled:
             raise Unauthorized(
                 "missing API key: send 'Authorization: Bearer <key>', 'api-key: <key>' "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -155,19 +155,19 @@ async def complete(
     created = int(time.time())
     text: list[str] = []
     annotations: list[dict[str, Any]] = []
-    async with await start(foundry, project, plan) as run:
-        try:
-            async with asyncio.timeout(deadline):
+    try:
+        async with asyncio.timeout(deadline):  # retries and tool-result checks count too
+            async with await start(foundry, project, plan) as run:
                 async for event in run:
                     if isinstance(event, TextDelta):
                         text.append(event.text)
                         annotations.extend(annotation(a, request.model) for a in event.annotations)
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"the agent run took longer than {deadline:g} s and was cancelled; use "
-                '"stream": true for long runs (streams are kept alive with heartbeats)',
-                code="completion_deadline_exceeded",
-            ) from None
+    except TimeoutError:
+        raise UpstreamTimeout(
+            f"the agent run took longer than {deadline:g} s and was cancelled; use "
+            '"stream": true for long runs (streams are kept alive with heartbeats)',
+            code="completion_deadline_exceeded",
+        ) from None
     assert run.started is not None and run.ended is not None
     reason = finish_reason(run.ended)
     content = "".join(text)
@@ -215,7 +215,7 @@ class ChatStream:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
 
-    async def frames(self) -> AsyncIterator[bytes]:
+    async def frames(self) -> AsyncGenerator[bytes, None]:
         """The SSE body; closes the upstream stream (and cancels an unfinished run) at the end."""
         try:
             first = self._chunk({"role": "assistant", "content": ""})

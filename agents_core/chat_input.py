@@ -88,7 +88,11 @@ class ChatMessage(BaseModel):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    # Fields of an earlier reply that the OpenAI SDK sends back with it; nothing to do.
     refusal: str | None = None
+    annotations: list[Any] | None = None
+    audio: Any = None
+    function_call: None = None
 
     def text(self) -> str:
         if self.content is None:

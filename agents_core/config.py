@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 MODEL_PREFIX = "azure_ai/agents/"
+# `asst_...`, `name` or `name:version`: nothing that could change the upstream path.
+AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(:[A-Za-z0-9_.-]{1,64})?")
 ENV_REFERENCE = "os.environ/"
 
 
@@ -274,7 +277,7 @@ class AgentRegistry:
         if not model.startswith(MODEL_PREFIX):
             return None
         agent_id = model.removeprefix(MODEL_PREFIX)
-        if not agent_id or "/" in agent_id:
+        if not AGENT_ID.fullmatch(agent_id):
             return None
         for candidate in self.agents.values():
             if candidate.agent_id == agent_id:
@@ -307,7 +310,11 @@ def _read_model_list(
     except OSError as exc:
         raise ConfigError(f"AGENTS_CONFIG: cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"AGENTS_CONFIG: {path} is not valid YAML: {exc}") from None
+        # Only the problem and position: PyYAML's own message quotes the line, maybe a secret.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError(f"AGENTS_CONFIG: {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(document, dict) or not isinstance(document.get("model_list"), list):
         raise ConfigError(f"AGENTS_CONFIG: {path} must contain a `model_list` list")
     agents: dict[str, AgentSpec] = {}
@@ -358,7 +365,7 @@ def _read_entry(
     if not model.startswith(MODEL_PREFIX):
         return None  # another LiteLLM provider in a shared file: not ours to serve
     agent_id = model.removeprefix(MODEL_PREFIX)
-    if not agent_id or "/" in agent_id:
+    if not AGENT_ID.fullmatch(agent_id):
         raise ConfigError(f"{where}.litellm_params.model: expected azure_ai/agents/<AGENT_ID>")
     endpoint = value("api_base") or default_endpoint
     if endpoint is None:

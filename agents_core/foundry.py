@@ -12,10 +12,11 @@ Upstream failures are translated to `agents_core.errors` here only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -318,7 +319,7 @@ class RunStream:
     started: RunStarted | None = None
     ended: RunEnded | None = None
     _response: httpx.Response | None = field(default=None, repr=False)
-    _iterator: AsyncIterator[RunEvent] | None = field(default=None, repr=False)
+    _iterator: AsyncGenerator[RunEvent, None] | None = field(default=None, repr=False)
     _detached: bool = field(default=False, repr=False)
 
     def detach(self) -> None:
@@ -338,33 +339,38 @@ class RunStream:
         response, self._response = self._response, None
         if response is None:
             return  # never opened, or already closed
-        iterator, self._iterator = self._iterator, None
-        if iterator is not None:
-            await iterator.aclose()  # type: ignore[attr-defined]
-        await response.aclose()
         if self.started is not None and self.ended is None and not self._detached:
+            # Scheduled first, so that nothing below can skip it.
             self.client.cancel_in_background(
                 self.project, self.started.thread_id, self.started.run_id
             )
+        iterator, self._iterator = self._iterator, None
+        try:
+            if iterator is not None:
+                await iterator.aclose()
+        finally:
+            await response.aclose()
 
-    def __aiter__(self) -> AsyncIterator[RunEvent]:
+    def __aiter__(self) -> AsyncGenerator[RunEvent, None]:
         """One iterator per stream: a second `async for` resumes where the first stopped."""
         if self._iterator is None:
             self._iterator = self._events()
         return self._iterator
 
-    async def _events(self) -> AsyncIterator[RunEvent]:
+    async def _events(self) -> AsyncGenerator[RunEvent, None]:
         assert self._response is not None, "use RunStream inside `async with`"
         if self.started is not None:
             yield self.started  # a continued run (tool outputs) is known before it streams
         decoder = SSEDecoder()
+        chunks = self._response.aiter_bytes()
         try:
-            async for chunk in self._response.aiter_bytes():
+            async for chunk in chunks:
                 for frame in decoder.feed(chunk):
                     event = self._translate(frame.event, frame.data)
                     if event is not None:
                         yield event
                     if self.ended is not None:
+                        await _drain(chunks)
                         return
             for frame in decoder.close():
                 event = self._translate(frame.event, frame.data)
@@ -390,11 +396,12 @@ class RunStream:
             payload = json.loads(data)
         except ValueError:
             return None
-        if name == "error" and isinstance(payload, dict):
-            error = payload.get("error", payload)
+        if name == "error":
+            error = payload.get("error", payload) if isinstance(payload, dict) else {}
+            error = error if isinstance(error, dict) else {}
             raise UpstreamError(
-                f"Foundry stream error: {error.get('message', 'unknown error')}",
-                code=error.get("code") or "upstream_stream_error",
+                f"Foundry stream error: {error.get('message') or data[:300]}",
+                code=str(error.get("code") or "upstream_stream_error"),
             )
         event = self.decode(name, payload)
         if isinstance(event, RunStarted):
@@ -404,3 +411,15 @@ class RunStream:
         elif isinstance(event, RunEnded):
             self.ended = event
         return event
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read what follows the run's last event (`done`, the end of the body), briefly.
+
+    A response read to its end goes back to the pool; one closed early costs
+    the next request a new connection (and TLS handshake).
+    """
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(1.0):
+            async for _ in chunks:
+                pass

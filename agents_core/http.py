@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -51,7 +51,7 @@ class Handlers:
         self.file_content = self._endpoint(self._file_content)
         self.a2a_rpc = self._endpoint(self._a2a_rpc)
         self.a2a_card = self._endpoint(self._a2a_card)
-        self._cards: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._cards: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
     @property
     def runtime(self) -> Runtime:
@@ -71,9 +71,13 @@ class Handlers:
             except AdapterError as exc:
                 response = error_response(exc, request_id)
             except ConfigError as exc:
-                log.error("configuration error: %s", exc)
+                log.error("configuration error: %s", exc)  # messages never quote values
                 response = error_response(
-                    AdapterError(f"the server is misconfigured: {exc}", code="configuration_error"),
+                    AdapterError(
+                        "the server is misconfigured; its log says what to fix "
+                        "(quote the request id)",
+                        code="configuration_error",
+                    ),
                     request_id,
                 )
             except Exception:
@@ -210,6 +214,8 @@ class Handlers:
                 agent.agent_id,
                 agent.alias,
                 runtime.settings.stream_deadline,
+                runtime.settings.completion_deadline,
+                versioned=agent.kind == "versioned",
             )
             try:
                 return await self._a2a_call(service, call, runtime)
@@ -240,9 +246,12 @@ class Handlers:
         else:
             events = await service.subscribe(call.task_id())
 
-        async def frames() -> AsyncIterator[bytes]:
-            async for event in events:
-                yield encode_json(call.event(event))
+        async def frames() -> AsyncGenerator[bytes, None]:
+            try:
+                async for event in events:
+                    yield encode_json(call.event(event))
+            finally:
+                await events.aclose()
 
         return StreamingResponse(
             with_heartbeat(frames(), runtime.settings.heartbeat_interval),
@@ -258,11 +267,19 @@ class Handlers:
         agent = self._a2a_agent(runtime, request)
         cached = self._cards.get(agent.alias)
         if cached is None or cached[0] < time.monotonic():
+            # Cards are public: misses are cached too, so probing costs Foundry nothing.
             project = await runtime.project(agent, request.headers)
-            definition = await runtime.client(agent).get_agent(project, agent.agent_id)
-            cached = (time.monotonic() + 300, definition)
+            try:
+                definition = await runtime.client(agent).get_agent(project, agent.agent_id)
+            except NotFound:
+                definition = None
+            cached = (time.monotonic() + (300 if definition else 60), definition)
+            if len(self._cards) >= 1000:
+                self._cards.clear()  # names come from callers: keep the cache bounded
             self._cards[agent.alias] = cached
         definition = cached[1]
+        if definition is None:
+            raise NotFound(f"no agent {agent.agent_id} in the project", code="agent_not_found")
         base = _public_base(request)
         card = agent_card(
             url=f"{base}/a2a/{agent.alias}",
@@ -277,7 +294,7 @@ class Handlers:
 
 
 def _public_base(request: Request) -> str:
-    """Scheme and host as the caller reached us (front ends set X-Forwarded-*)."""
+    """Scheme and host as the caller reached us (TLS ends at Azure's front end)."""
     scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
     host = (
         request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "encode", "encode_json", "with_heartbeat"]
 
 HEARTBEAT = b": ping\n\n"
+LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
+        self._scanned = 0
         self._event = ""
         self._data: list[str] = []
 
@@ -62,15 +66,16 @@ class SSEDecoder:
             yield event
 
     def _take_line(self) -> tuple[str, bool]:
-        for index, char in enumerate(self._buffer):
-            if char == "\n" or char == "\r":
-                if char == "\r" and index + 1 == len(self._buffer):
-                    return "", False  # a lone \r may be half of \r\n
-                end = index + 2 if self._buffer[index : index + 2] == "\r\n" else index + 1
-                line = self._buffer[:index]
-                self._buffer = self._buffer[end:]
-                return line, True
-        return "", False
+        # Resume the search where the last one stopped: long lines arrive in many chunks.
+        match = LINE_END.search(self._buffer, self._scanned)
+        if match is None or (match.group() == "\r" and match.end() == len(self._buffer)):
+            # No line end yet, or a lone \r that may be half of \r\n.
+            self._scanned = max(0, len(self._buffer) - 1)
+            return "", False
+        line = self._buffer[: match.start()]
+        self._buffer = self._buffer[match.end() :]
+        self._scanned = 0
+        return line, True
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
@@ -101,33 +106,50 @@ def encode_json(payload: Any, event: str | None = None) -> bytes:
     return encode(json.dumps(payload, separators=(",", ":"), ensure_ascii=False), event)
 
 
-async def with_heartbeat(frames: AsyncIterator[bytes], interval: float) -> AsyncIterator[bytes]:
+async def with_heartbeat(
+    frames: AsyncGenerator[bytes, None], interval: float
+) -> AsyncIterator[bytes]:
     """Pass `frames` through, adding `: ping` comments whenever `interval` passes idle.
 
     Keeps proxies with idle limits (Azure's front end drops responses idle for
-    230 s) from cutting a long run. The pending read is never cancelled by a
-    ping, only by closing this generator.
+    230 s) from cutting a long run. `frames` runs to its end in one task of
+    its own, so deadlines (`asyncio.timeout`) inside it hold; closing this
+    generator (the caller went away) cancels that task and waits, shielded
+    from the server's own cancellation, until `frames` has cleaned up: its
+    upstream response closed and any unfinished run cancelled.
     """
-    pending: asyncio.Task[bytes] | None = None
+    queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=1)
+
+    async def produce() -> None:
+        try:
+            async for frame in frames:
+                await queue.put(frame)
+        except Exception as exc:  # handed to the consumer, which raises it
+            await queue.put(_End(exc))
+        else:
+            await queue.put(_End(None))
+
+    producer = asyncio.get_running_loop().create_task(produce())
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(frames))
-            done, _ = await asyncio.wait({pending}, timeout=interval)
-            if not done:
+            try:
+                item = await asyncio.wait_for(queue.get(), interval)
+            except TimeoutError:
                 yield HEARTBEAT
                 continue
-            try:
-                frame = pending.result()
-            except StopAsyncIteration:
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
                 return
-            pending = None
-            yield frame
+            yield item
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
-        aclose = getattr(frames, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        with anyio.CancelScope(shield=True):
+            if not producer.done():
+                producer.cancel()
+                await asyncio.wait({producer})
+            await frames.aclose()
+
+
+@dataclass(frozen=True)
+class _End:
+    error: Exception | None

@@ -6,6 +6,7 @@ Every client test runs over the card's default 1.0 interface and forced onto
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -346,3 +347,56 @@ def test_list_tasks_of_a_context(emulated: str, kind: Kind) -> None:
     assert listing["result"]["tasks"][0]["status"]["state"] == "TASK_STATE_COMPLETED"
     missing = rpc(url, {"jsonrpc": "2.0", "id": 3, "method": "ListTasks", "params": {}})
     assert missing["error"]["code"] == -32602
+
+
+def test_blocking_send_past_its_deadline_is_a_json_rpc_error(
+    start_adapter: Any, emulator: str, emulator_url: str
+) -> None:
+    from agents_core.__main__ import emulator_registry
+
+    base = start_adapter(registry=emulator_registry(emulator), completion_deadline=0.3)
+    httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 2000})
+    try:
+        body = rpc(
+            f"{base}/a2a/echo",
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "SendMessage",
+                "params": {
+                    "message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "slow"}]}
+                },
+            },
+        )
+    finally:
+        httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 150})
+    assert body["id"] == 7
+    assert body["error"]["code"] == -32603
+    assert body["error"]["data"]["httpStatus"] == 504
+    assert "streaming" in body["error"]["message"]
+
+
+def test_non_blocking_send(emulated: str, kind: Kind) -> None:
+    params = {
+        "message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "later"}]},
+        "configuration": {"returnImmediately": True},
+    }
+    body = rpc(
+        f"{emulated}/a2a/{kind.echo}",
+        {"jsonrpc": "2.0", "id": 8, "method": "SendMessage", "params": params},
+    )
+    if kind.name == "versioned":
+        assert body["error"]["code"] == -32004
+        return
+    task = body["result"]["task"]
+    assert task["status"]["state"] == "TASK_STATE_SUBMITTED"
+    for _ in range(40):  # the run goes on upstream: poll it to the end
+        got = rpc(
+            f"{emulated}/a2a/{kind.echo}",
+            {"jsonrpc": "2.0", "id": 9, "method": "GetTask", "params": {"id": task["id"]}},
+        )
+        if got["result"]["status"]["state"] == "TASK_STATE_COMPLETED":
+            break
+        time.sleep(0.05)
+    assert got["result"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert "later" in got["result"]["artifacts"][0]["parts"][0]["text"]

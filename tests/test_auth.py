@@ -341,3 +341,26 @@ def test_explicit_agent_credentials_win_over_managed_identity(
     # Agents without their own credentials fall back to the managed identity.
     other = client.chat.completions.create(model="azure_ai/agents/asst_z", messages=USER)  # type: ignore[arg-type]
     assert other.choices[0].message.content == "Bearer mi-token"
+
+
+def test_easy_auth_principal_passes_even_when_keys_are_set(
+    httpserver: HTTPServer, start_adapter: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind Easy Auth, `Authorization` holds the caller's Entra token, not a gateway key."""
+    httpserver.expect_request(RUNS).respond_with_handler(
+        lambda request: sse_response(run_events(["hi"]))
+    )
+    config = write_agents(tmp_path, httpserver.url_for(ENDPOINT_PATH), "      api_key: t\n")
+    monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
+    base = start_adapter(agents_config=config, gateway_api_keys="k")
+    body = {"model": "mine", "messages": USER}
+    signed_in = {"Authorization": "Bearer eyJ.entra.token", "x-ms-client-principal-id": "oid-1"}
+    assert (
+        httpx.post(f"{base}/v1/chat/completions", json=body, headers=signed_in).status_code == 200
+    )
+    wrong_key = {"Authorization": "Bearer nope"}
+    assert (
+        httpx.post(f"{base}/v1/chat/completions", json=body, headers=wrong_key).status_code == 401
+    )
+    key = {"Authorization": "Bearer k"}
+    assert httpx.post(f"{base}/v1/chat/completions", json=body, headers=key).status_code == 200

@@ -275,3 +275,41 @@ def test_heartbeats_keep_a_quiet_stream_alive(
         httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
     assert ": ping" in lines
     assert lines[-2] == "data: [DONE]" or lines[-1] == "data: [DONE]"
+
+
+def test_upstream_connections_are_kept_alive(emulator: str, kind: Kind) -> None:
+    """Reading each upstream stream to its end returns the connection to the pool."""
+    from agents_core.config import Settings
+    from agents_core.http import Handlers, create_app
+    from agents_core.runtime import Runtime
+
+    from servers import serve
+
+    runtime = Runtime.build(Settings(), registry=emulator_registry(emulator))
+    with serve(create_app(Handlers(runtime))) as base_url:
+        for stream in (False, True, False, True):
+            body = {"model": kind.echo, "stream": stream, "messages": USER}
+            assert httpx.post(f"{base_url}/v1/chat/completions", json=body).status_code == 200
+        assert len(runtime.http._transport._pool.connections) == 1  # type: ignore[attr-defined]
+
+
+def test_stream_deadline_ends_the_stream_and_cancels(
+    start_adapter: Any, emulator: str, kind: Kind
+) -> None:
+    base = start_adapter(registry=emulator_registry(emulator), stream_deadline=0.5)
+    httpx.post(f"{control(emulator)}/settings", json={"run_ms": 3000})
+    try:
+        started = time.monotonic()
+        with httpx.stream(
+            "POST",
+            f"{base}/v1/chat/completions",
+            json={"model": kind.echo, "stream": True, "messages": USER},
+            timeout=10,
+        ) as response:
+            lines = [line for line in response.iter_lines() if line.startswith("data:")]
+        elapsed = time.monotonic() - started
+    finally:
+        httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
+    assert elapsed < 2
+    assert '"code":"stream_deadline_exceeded"' in lines[-2] and lines[-1] == "data: [DONE]"
+    assert_cancelled(emulator, kind)

@@ -206,3 +206,52 @@ def test_models_lists_configured_aliases(start_adapter: Any, tmp_path: Any) -> N
     assert [m["id"] for m in listing["data"]] == ["support"]
     assert httpx.get(f"{base_url}/v1/models/support").json()["id"] == "support"
     assert httpx.get(f"{base_url}/v1/models/other").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "model", ["azure_ai/agents/..", "azure_ai/agents/a/b", "azure_ai/agents/%2e%2e"]
+)
+def test_agent_ids_cannot_reach_other_upstream_paths(
+    httpserver: HTTPServer, base_url: str, model: str
+) -> None:
+    response = post(base_url, {"model": model, "messages": USER})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "model_not_found"
+    assert httpserver.log == []
+
+
+def test_an_earlier_reply_sent_back_as_is_is_accepted(
+    httpserver: HTTPServer, start_adapter: Any
+) -> None:
+    """The OpenAI SDK's `messages.append(reply.choices[0].message)` echoes annotations back."""
+    from pydantic import SecretStr
+
+    from agents_core.config import AgentRegistry, Credential
+
+    from fakes import run_events, sse_response
+
+    endpoint = httpserver.url_for(ENDPOINT_PATH)
+    base_url = start_adapter(
+        registry=AgentRegistry({}, endpoint, Credential("token", token=SecretStr("t")))
+    )
+
+    httpserver.expect_request(f"{ENDPOINT_PATH}/threads/thread_1/runs").respond_with_handler(
+        lambda request: sse_response(run_events(["ok"], thread_id="thread_1", new_thread=False))
+    )
+    previous = {
+        "role": "assistant",
+        "content": "Paris",
+        "refusal": None,
+        "annotations": [{"type": "url_citation", "url_citation": {"url": "https://x"}}],
+        "audio": None,
+        "function_call": None,
+    }
+    response = post(
+        base_url,
+        {
+            "model": MODEL,
+            "thread_id": "thread_1",
+            "messages": [*USER, previous, {"role": "user", "content": "more"}],
+        },
+    )
+    assert response.status_code == 200, response.text

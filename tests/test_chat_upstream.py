@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from agents_core.config import Settings, load_registry
+from agents_core.http import Handlers, create_app
+from agents_core.runtime import Runtime
+
 from fakes import ENDPOINT_PATH, frame, json_body, run_events, run_object, sse_response
+from servers import serve
 
 TOKEN = "static-entra-token-value"
 RUNS = f"{ENDPOINT_PATH}/threads/runs"
@@ -677,3 +683,40 @@ def test_approval_requests_are_a_clear_error(httpserver: HTTPServer, base_url: s
     )
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "unsupported_required_action"
+
+
+@pytest.fixture
+def served_runtime(
+    httpserver: HTTPServer, tmp_path: Path, monkeypatch: Any
+) -> Iterator[tuple[str, Runtime]]:
+    """The adapter and its runtime, to look at the upstream connection pool."""
+    settings = Settings(agents_config=agents_file(httpserver, tmp_path, monkeypatch))
+    runtime = Runtime.build(settings, registry=load_registry(settings))
+    with serve(create_app(Handlers(runtime))) as base_url:
+        yield base_url, runtime
+
+
+def busy_connections(runtime: Runtime) -> int:
+    pool = runtime.http._transport._pool  # type: ignore[attr-defined]
+    return sum(1 for c in pool.connections if not c.is_idle() and not c.is_closed())
+
+
+def test_disconnects_leave_no_upstream_connection_behind(
+    httpserver: HTTPServer, served_runtime: tuple[str, Runtime]
+) -> None:
+    """Each caller that leaves mid-stream must release its pooled upstream connection."""
+    base_url, runtime = served_runtime
+    expect_run(httpserver, texts=[f"{i} " for i in range(20)], delay=0.2)
+    httpserver.expect_request(
+        f"{ENDPOINT_PATH}/threads/thread_abc/runs/run_abc/cancel", method="POST"
+    ).respond_with_json(run_object("thread_abc", "run_abc", "cancelling"))
+    body = {"model": "helper", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    for _ in range(3):
+        with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body) as response:
+            for line in response.iter_lines():
+                if '"content":"1 "' in line:
+                    break
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and busy_connections(runtime):
+        time.sleep(0.05)
+    assert busy_connections(runtime) == 0

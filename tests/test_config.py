@@ -132,3 +132,14 @@ def test_invalid_settings_do_not_echo_values(monkeypatch: pytest.MonkeyPatch) ->
         load_settings()
     assert "https://" in str(raised.value)
     assert "secret-host" not in str(raised.value)
+
+
+def test_yaml_errors_never_quote_the_file(tmp_path: Path) -> None:
+    text = (
+        "model_list:\n  - model_name: x\n    litellm_params:\n"
+        '      client_secret: "s3cr3t-VALUE" extra\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        registry_from(text, tmp_path)
+    assert "line 4" in str(raised.value)
+    assert "s3cr3t" not in str(raised.value)

@@ -58,3 +58,12 @@ def test_heartbeat_fills_idle_gaps_without_losing_frames() -> None:
     frames = asyncio.run(collect())
     assert frames[0] == b"1" and frames[-1] == b"2"
     assert frames.count(HEARTBEAT) >= 1
+
+
+def test_long_lines_in_small_chunks_decode_in_linear_time() -> None:
+    import time
+
+    raw = b"data: " + b"x" * 1_000_000 + b"\n\n"
+    started = time.perf_counter()
+    assert decode(*(raw[i : i + 4096] for i in range(0, len(raw), 4096)))[0][1] == "x" * 1_000_000
+    assert time.perf_counter() - started < 0.5
