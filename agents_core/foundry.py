@@ -16,7 +16,14 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -294,7 +301,12 @@ def cancel_in_background(cancel: Callable[[], Awaitable[Any]], what: str) -> Non
         except AdapterError as exc:
             log.warning("could not cancel %s: %s", what, exc.message)
 
-    task = asyncio.get_running_loop().create_task(run())
+    _detach(run())
+
+
+def _detach(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` as a task nobody awaits, kept referenced until it ends."""
+    task = asyncio.get_running_loop().create_task(work)
     _background.add(task)
     task.add_done_callback(_background.discard)
 
@@ -320,6 +332,7 @@ class RunStream:
     ended: RunEnded | None = None
     _response: httpx.Response | None = field(default=None, repr=False)
     _iterator: AsyncGenerator[RunEvent, None] | None = field(default=None, repr=False)
+    _chunks: AsyncIterator[bytes] | None = field(default=None, repr=False)
     _detached: bool = field(default=False, repr=False)
 
     def detach(self) -> None:
@@ -349,7 +362,10 @@ class RunStream:
             if iterator is not None:
                 await iterator.aclose()
         finally:
-            await response.aclose()
+            if self.ended is not None and self._chunks is not None:
+                _detach(_drain_and_close(self._chunks, response))
+            else:
+                await response.aclose()
 
     def __aiter__(self) -> AsyncGenerator[RunEvent, None]:
         """One iterator per stream: a second `async for` resumes where the first stopped."""
@@ -362,7 +378,7 @@ class RunStream:
         if self.started is not None:
             yield self.started  # a continued run (tool outputs) is known before it streams
         decoder = SSEDecoder()
-        chunks = self._response.aiter_bytes()
+        chunks = self._chunks = self._response.aiter_bytes()
         try:
             async for chunk in chunks:
                 for frame in decoder.feed(chunk):
@@ -370,8 +386,7 @@ class RunStream:
                     if event is not None:
                         yield event
                     if self.ended is not None:
-                        await _drain(chunks)
-                        return
+                        return  # the rest of the body is read on exit, off the caller's path
             for frame in decoder.close():
                 event = self._translate(frame.event, frame.data)
                 if event is not None:
@@ -413,13 +428,17 @@ class RunStream:
         return event
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
-    """Read what follows the run's last event (`done`, the end of the body), briefly.
+async def _drain_and_close(chunks: AsyncIterator[bytes], response: httpx.Response) -> None:
+    """Read what follows the run's last event (`done`, the end of the body), then close.
 
     A response read to its end goes back to the pool; one closed early costs
-    the next request a new connection (and TLS handshake).
+    the next request a new connection (and TLS handshake). Bounded: an
+    upstream that keeps the body open loses the connection instead.
     """
-    with contextlib.suppress(TimeoutError, httpx.HTTPError):
-        async with asyncio.timeout(1.0):
-            async for _ in chunks:
-                pass
+    try:
+        with contextlib.suppress(TimeoutError, httpx.HTTPError):
+            async with asyncio.timeout(1.0):
+                async for _ in chunks:
+                    pass
+    finally:
+        await response.aclose()

@@ -64,7 +64,10 @@ class Runtime:
         )
         http = httpx.AsyncClient(
             timeout=timeout,
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
+            # Few idle connections: httpcore checks each idle one on every request it
+            # places, so a large idle pool costs more than the handshakes it saves
+            # under bursts (measured: 500 concurrent streams 6.6 s at 100, 1.7 s at 20).
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=20),
             headers={"User-Agent": "foundry-agents-adapter/1.0"},
             follow_redirects=False,
         )
