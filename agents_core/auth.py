@@ -2,8 +2,9 @@
 
 Upstream: `TokenBroker` hands out Bearer tokens for the Foundry scope, one
 azure-identity credential per distinct identity per process, cached until
-five minutes before expiry. Downstream: `GatewayKeys` checks the caller's
-key in constant time.
+fifteen minutes before expiry; a failure is shared for a second by the
+callers queued behind it. Downstream: `CallerAuth` checks the caller's key in
+constant time, or the principal App Service Authentication signed in.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ __all__ = ["PASSTHROUGH_HEADER", "SCOPE", "CallerAuth", "TokenBroker", "TokenSou
 
 SCOPE = "https://ai.azure.com/.default"
 PASSTHROUGH_HEADER = "x-foundry-authorization"
-REFRESH_MARGIN = 300.0
+# Longer than the longest stream (STREAM_DEADLINE, 600 s by default), so a token taken
+# at a stream's start still works for cancelling its run at the end.
+REFRESH_MARGIN = 900.0
+FAILURE_BACKOFF = 1.0
 log = logging.getLogger("agents_core.auth")
 
 
@@ -59,6 +63,7 @@ class CredentialToken:
         self._token: str | None = None
         self._expires_on = 0.0
         self._lock = asyncio.Lock()
+        self._failure: tuple[float, UpstreamAuthError] | None = None
 
     async def token(self) -> str:
         if self._token is not None and time.time() < self._expires_on - REFRESH_MARGIN:
@@ -66,18 +71,23 @@ class CredentialToken:
         async with self._lock:
             if self._token is not None and time.time() < self._expires_on - REFRESH_MARGIN:
                 return self._token
+            if self._failure is not None and time.monotonic() < self._failure[0]:
+                raise self._failure[1]  # callers queued behind a failure share it
             try:
                 access = await self._credential.get_token(SCOPE)
             except Exception as exc:
                 # azure-identity explains each attempt; its messages hold no secrets.
                 reason = " ".join(str(exc).split())[:1200]
-                raise UpstreamAuthError(
+                error = UpstreamAuthError(
                     f"could not get a token for {SCOPE} with {self.description}: {reason} "
                     "Fix: give the app a managed identity (or set AZURE_TENANT_ID, "
                     "AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) and assign it the 'Azure AI User' "
                     "role on the Foundry project.",
                     code="upstream_credential_unavailable",
-                ) from None
+                )
+                self._failure = (time.monotonic() + FAILURE_BACKOFF, error)
+                raise error from None
+            self._failure = None
             self._token, self._expires_on = access.token, float(access.expires_on)
             return self._token
 

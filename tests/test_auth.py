@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -94,6 +95,7 @@ def test_token_endpoint_failure_is_502_naming_the_credential_then_recovers(
     assert IDENTITY_HEADER not in failed.text
     assert not any(r.path == RUNS for r, _ in httpserver.log)
     state["up"] = True
+    time.sleep(1.1)  # a failure is shared for one second by the callers queued behind it
     recovered = httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=60)
     assert recovered.status_code == 200, recovered.text
     assert recovered.json()["choices"][0]["message"]["content"] == "back"
@@ -364,3 +366,34 @@ def test_easy_auth_principal_passes_even_when_keys_are_set(
     )
     key = {"Authorization": "Bearer k"}
     assert httpx.post(f"{base}/v1/chat/completions", json=body, headers=key).status_code == 200
+
+
+class CountingCredential:
+    """An azure-identity style async credential that counts its token requests."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.calls += 1
+        await asyncio.sleep(0.05)
+        if self.fail:
+            raise RuntimeError("token endpoint unavailable")
+        return AccessToken(f"token-{self.calls}", int(time.time()) + 3600)
+
+
+async def test_concurrent_callers_share_one_token_request() -> None:
+    from agents_core.auth import CredentialToken
+
+    credential = CountingCredential()
+    source = CredentialToken(credential, "test credential")  # type: ignore[arg-type]
+    tokens = await asyncio.gather(*(source.token() for _ in range(20)))
+    assert set(tokens) == {"token-1"} and credential.calls == 1
+    failing = CountingCredential(fail=True)
+    source = CredentialToken(failing, "failing credential")  # type: ignore[arg-type]
+    results = await asyncio.gather(*(source.token() for _ in range(20)), return_exceptions=True)
+    assert all("failing credential" in str(r) for r in results)
+    assert failing.calls == 1  # the queued callers got the same failure, no stampede
