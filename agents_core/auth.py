@@ -156,8 +156,11 @@ class TokenBroker:
 
         chain: list[AsyncTokenCredential] = []
         names: list[str] = []
-        client_id = self._settings.managed_identity_client_id
-        if self._platform.has_managed_identity or client_id:
+        # AZURE_MANAGED_IDENTITY_CLIENT_ID names a user-assigned identity, or is `system`
+        # to use the system-assigned one through IMDS where the host does not announce it.
+        configured = self._settings.managed_identity_client_id
+        client_id = None if configured in (None, "system") else configured
+        if self._platform.has_managed_identity or configured:
             chain.append(
                 ManagedIdentityCredential(client_id=client_id)
                 if client_id

@@ -397,3 +397,27 @@ async def test_concurrent_callers_share_one_token_request() -> None:
     results = await asyncio.gather(*(source.token() for _ in range(20)), return_exceptions=True)
     assert all("failing credential" in str(r) for r in results)
     assert failing.calls == 1  # the queued callers got the same failure, no stampede
+
+
+def test_user_assigned_identity_is_asked_for_by_client_id(
+    httpserver: HTTPServer,
+    start_adapter: Any,
+    app_service_identity: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_MANAGED_IDENTITY_CLIENT_ID", "uami-client-1")
+    httpserver.expect_request(
+        MI_PATH,
+        query_string={
+            "api-version": "2019-08-01",
+            "resource": "https://ai.azure.com",
+            "client_id": "uami-client-1",
+        },
+    ).respond_with_response(managed_identity_token("uami-token"))
+    httpserver.expect_request(
+        RUNS, headers={"Authorization": "Bearer uami-token"}
+    ).respond_with_handler(lambda request: sse_response(run_events(["as the app"])))
+    base_url = start_adapter(project_endpoint=httpserver.url_for(ENDPOINT_PATH))
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="x", max_retries=0)
+    reply = client.chat.completions.create(model="azure_ai/agents/asst_a", messages=USER)  # type: ignore[arg-type]
+    assert reply.choices[0].message.content == "as the app"

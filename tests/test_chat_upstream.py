@@ -720,3 +720,52 @@ def test_disconnects_leave_no_upstream_connection_behind(
     while time.monotonic() < deadline and busy_connections(runtime):
         time.sleep(0.05)
     assert busy_connections(runtime) == 0
+
+
+def test_built_in_tool_steps_do_not_disturb_the_stream(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    """Code interpreter, file search and the like run server-side as run steps."""
+
+    def run(request: Request) -> Response:
+        def frames() -> Any:
+            yield frame("thread.created", {"id": "thread_abc"})
+            yield frame("thread.run.created", run_object("thread_abc", "run_abc", "queued"))
+            details = {
+                "type": "tool_calls",
+                "tool_calls": [
+                    {
+                        "id": "ci_1",
+                        "type": "code_interpreter",
+                        "code_interpreter": {"input": "1+1", "outputs": []},
+                    }
+                ],
+            }
+            step = {
+                "id": "step_1",
+                "object": "thread.run.step",
+                "type": "tool_calls",
+                "step_details": details,
+            }
+            yield frame("thread.run.step.created", step)
+            yield frame(
+                "thread.run.step.delta",
+                {
+                    "id": "step_1",
+                    "object": "thread.run.step.delta",
+                    "delta": {"step_details": details},
+                },
+            )
+            yield frame("thread.run.step.completed", step)
+            yield from run_events(["2"], new_thread=False)
+
+        return sse_response(frames())
+
+    httpserver.expect_request(RUNS).respond_with_handler(run)
+    chunks = list(
+        client.chat.completions.create(
+            model="helper", messages=[{"role": "user", "content": "1+1?"}], stream=True
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "2"
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
