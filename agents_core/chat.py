@@ -130,6 +130,44 @@ def annotation(raw: dict[str, Any], model: str) -> dict[str, Any]:
     return raw
 
 
+class Citations:
+    """Annotations of one reply in OpenAI's shape, the markers they cite kept or removed.
+
+    With `citation_markers: "strip"` the marker text an annotation covers
+    (such as `【3:0†source】`) is cut from the reply, and the annotations'
+    indices move to match; each marker arrives in the delta that carries
+    its annotation.
+    """
+
+    def __init__(self, request: ChatRequest) -> None:
+        self._model = request.model
+        self._strip = request.citation_markers == "strip"
+        self._removed = 0
+
+    def apply(self, delta: TextDelta) -> tuple[str, list[dict[str, Any]]]:
+        text = delta.text
+        converted: list[dict[str, Any]] = []
+        for raw in delta.annotations:
+            marker = str(raw.get("text") or "")
+            shift = self._removed
+            if self._strip and marker and marker in text:
+                text = text.replace(marker, "", 1)
+                self._removed += len(marker)
+            converted.append(annotation(_shifted(raw, shift, self._strip), self._model))
+        return text, converted
+
+
+def _shifted(raw: dict[str, Any], removed: int, strip: bool) -> dict[str, Any]:
+    """`raw` with its span moved left by `removed` and, when stripping, emptied of the marker."""
+    if not removed and not strip:
+        return raw
+    moved = dict(raw)
+    start = int(raw.get("start_index", 0)) - removed
+    end = int(raw.get("end_index", start)) - removed
+    moved["start_index"], moved["end_index"] = start, start if strip else end
+    return moved
+
+
 def _completion_id(run_id: str) -> str:
     return f"chatcmpl-{run_id}"
 
@@ -155,13 +193,15 @@ async def complete(
     created = int(time.time())
     text: list[str] = []
     annotations: list[dict[str, Any]] = []
+    citations = Citations(request)
     try:
         async with asyncio.timeout(deadline):  # retries and tool-result checks count too
             async with await start(foundry, project, plan) as run:
                 async for event in run:
                     if isinstance(event, TextDelta):
-                        text.append(event.text)
-                        annotations.extend(annotation(a, request.model) for a in event.annotations)
+                        piece, cited = citations.apply(event)
+                        text.append(piece)
+                        annotations.extend(cited)
     except TimeoutError:
         raise UpstreamTimeout(
             f"the agent run took longer than {deadline:g} s and was cancelled; use "
@@ -200,6 +240,10 @@ class ChatStream:
     deadline: float
     request_id: str
     created: int = field(default_factory=lambda: int(time.time()))
+    citations: Citations = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.citations = Citations(self.request)
 
     @property
     def thread_id(self) -> str:
@@ -239,11 +283,10 @@ class ChatStream:
     async def _body(self) -> AsyncIterator[bytes]:
         async for event in self.run:
             if isinstance(event, TextDelta):
-                delta: dict[str, Any] = {"content": event.text}
-                if event.annotations:
-                    delta["annotations"] = [
-                        annotation(a, self.request.model) for a in event.annotations
-                    ]
+                piece, cited = self.citations.apply(event)
+                delta: dict[str, Any] = {"content": piece}
+                if cited:
+                    delta["annotations"] = cited
                 yield encode_json(self._chunk(delta))
             elif isinstance(event, RunEnded):
                 reason = finish_reason(event)

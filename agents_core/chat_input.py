@@ -136,6 +136,7 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     thread_id: str | None = Field(default=None, pattern=f"^{THREAD_ID.pattern}$")
     instructions: str | None = None
+    citation_markers: Literal["keep", "strip"] = "keep"
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None

@@ -769,3 +769,33 @@ def test_built_in_tool_steps_do_not_disturb_the_stream(
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "2"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_citation_markers_can_be_stripped(
+    httpserver: HTTPServer, base_url: str, stream: bool
+) -> None:
+    httpserver.expect_request(RUNS, method="POST").respond_with_handler(annotated_run)
+    body = {
+        "model": "helper",
+        "stream": stream,
+        "citation_markers": "strip",
+        "messages": [{"role": "user", "content": "Paris?"}],
+    }
+    if stream:
+        with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body) as response:
+            chunks = [
+                json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")
+            ]
+        deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+        content = "".join(d.get("content") or "" for d in deltas)
+        annotations = [a for d in deltas for a in d.get("annotations", [])]
+    else:
+        message = httpx.post(f"{base_url}/v1/chat/completions", json=body).json()["choices"][0][
+            "message"
+        ]
+        content, annotations = message["content"], message["annotations"]
+    assert content == "Paris is big see chart"
+    url, path = annotations
+    assert (url["url_citation"]["start_index"], url["url_citation"]["end_index"]) == (12, 12)
+    assert path["file_path"]["start_index"] == len("Paris is big see chart")
