@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ def start_adapter() -> Iterator[Adapter]:
 @pytest.fixture(scope="session")
 def emulator_url() -> Iterator[str]:
     """One Foundry emulator for the session (runs take ~150 ms); its control API resets per test."""
-    with serve(create_emulator(EmulatorOptions(run_ms=150))) as url:
+    with serve(create_emulator(EmulatorOptions(run_ms=RUN_MS))) as url:
         yield url
 
 
@@ -50,6 +50,25 @@ def emulator(emulator_url: str) -> Iterator[str]:
     httpx.post(f"{emulator_url}/_emulator/reset")
     yield f"{emulator_url}/api/projects/demo"
     httpx.post(f"{emulator_url}/_emulator/reset")
+
+
+RUN_MS = 150
+
+
+@pytest.fixture
+def slow_runs(emulator_url: str) -> Callable[[float], AbstractContextManager[None]]:
+    """`with slow_runs(ms):` makes the shared emulator's runs take `ms` for a while."""
+    import httpx
+
+    @contextmanager
+    def run_ms(ms: float) -> Iterator[None]:
+        httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": ms})
+        try:
+            yield
+        finally:
+            httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": RUN_MS})
+
+    return run_ms
 
 
 @pytest.fixture

@@ -126,9 +126,8 @@ async def test_get_task_answers_from_foundry(connect: Factory) -> None:
         await client.get_task(GetTaskRequest(id="not-a-task-id"))
 
 
-async def test_cancel_a_working_task(connect: Factory, emulator_url: str, kind: Kind) -> None:
-    httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 3000})
-    try:
+async def test_cancel_a_working_task(connect: Factory, kind: Kind, slow_runs: Any) -> None:
+    with slow_runs(3000):
         client = await connect(streaming=True)
         stream = client.send_message(user("a long story please"))
         first = await anext(stream)
@@ -148,8 +147,6 @@ async def test_cancel_a_working_task(connect: Factory, emulator_url: str, kind: 
         )
         with pytest.raises(TaskNotCancelableError):
             await client.cancel_task(CancelTaskRequest(id=first.task.id))
-    finally:
-        httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 150})
 
 
 async def test_tool_call_is_input_required_then_continues(connect: Factory, kind: Kind) -> None:
@@ -350,13 +347,12 @@ def test_list_tasks_of_a_context(emulated: str, kind: Kind) -> None:
 
 
 def test_blocking_send_past_its_deadline_is_a_json_rpc_error(
-    start_adapter: Any, emulator: str, emulator_url: str
+    start_adapter: Any, emulator: str, slow_runs: Any
 ) -> None:
     from agents_core.__main__ import emulator_registry
 
     base = start_adapter(registry=emulator_registry(emulator), completion_deadline=0.3)
-    httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 2000})
-    try:
+    with slow_runs(2000):
         body = rpc(
             f"{base}/a2a/echo",
             {
@@ -368,8 +364,6 @@ def test_blocking_send_past_its_deadline_is_a_json_rpc_error(
                 },
             },
         )
-    finally:
-        httpx.post(f"{emulator_url}/_emulator/settings", json={"run_ms": 150})
     assert body["id"] == 7
     assert body["error"]["code"] == -32603
     assert body["error"]["data"]["httpStatus"] == 504

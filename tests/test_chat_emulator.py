@@ -240,28 +240,25 @@ def test_stalled_stream_times_out_and_cancels(
 
 
 def test_completion_deadline_cancels_and_recommends_streaming(
-    start_adapter: Any, emulator: str, kind: Kind
+    start_adapter: Any, emulator: str, kind: Kind, slow_runs: Any
 ) -> None:
     base = start_adapter(registry=emulator_registry(emulator), completion_deadline=0.3)
-    httpx.post(f"{control(emulator)}/settings", json={"run_ms": 2000})
-    try:
+    with slow_runs(2000):
         response = httpx.post(
             f"{base}/v1/chat/completions", json={"model": kind.echo, "messages": USER}, timeout=10
         )
-    finally:
-        httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
     assert response.status_code == 504
     assert '"stream": true' in response.json()["error"]["message"]
     assert_cancelled(emulator, kind)
 
 
 def test_heartbeats_keep_a_quiet_stream_alive(
-    start_adapter: Any, emulator: str, kind: Kind
+    start_adapter: Any, emulator: str, kind: Kind, slow_runs: Any
 ) -> None:
     base = start_adapter(registry=emulator_registry(emulator), heartbeat_interval=0.05)
-    httpx.post(f"{control(emulator)}/settings", json={"run_ms": 600})
-    try:
-        with httpx.stream(
+    with (
+        slow_runs(600),
+        httpx.stream(
             "POST",
             f"{base}/v1/chat/completions",
             json={
@@ -269,10 +266,9 @@ def test_heartbeats_keep_a_quiet_stream_alive(
                 "stream": True,
                 "messages": [{"role": "user", "content": "hi"}],
             },
-        ) as response:
-            lines = list(response.iter_lines())
-    finally:
-        httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
+        ) as response,
+    ):
+        lines = list(response.iter_lines())
     assert ": ping" in lines
     assert lines[-2] == "data: [DONE]" or lines[-1] == "data: [DONE]"
 
@@ -294,11 +290,10 @@ def test_upstream_connections_are_kept_alive(emulator: str, kind: Kind) -> None:
 
 
 def test_stream_deadline_ends_the_stream_and_cancels(
-    start_adapter: Any, emulator: str, kind: Kind
+    start_adapter: Any, emulator: str, kind: Kind, slow_runs: Any
 ) -> None:
     base = start_adapter(registry=emulator_registry(emulator), stream_deadline=0.5)
-    httpx.post(f"{control(emulator)}/settings", json={"run_ms": 3000})
-    try:
+    with slow_runs(3000):
         started = time.monotonic()
         with httpx.stream(
             "POST",
@@ -308,8 +303,6 @@ def test_stream_deadline_ends_the_stream_and_cancels(
         ) as response:
             lines = [line for line in response.iter_lines() if line.startswith("data:")]
         elapsed = time.monotonic() - started
-    finally:
-        httpx.post(f"{control(emulator)}/settings", json={"run_ms": 150})
     assert elapsed < 2
     assert '"code":"stream_deadline_exceeded"' in lines[-2] and lines[-1] == "data: [DONE]"
     assert_cancelled(emulator, kind)
