@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agents_core.config import Credential, Platform, Settings
 from agents_core.errors import Unauthorized, UpstreamAuthError
@@ -95,9 +95,16 @@ class CredentialToken:
 class TokenBroker:
     """One token source per distinct identity, shared by every agent that uses it."""
 
-    def __init__(self, settings: Settings, platform: Platform) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        platform: Platform,
+        credential_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`credential_options` go to every azure-identity credential (authority, transport)."""
         self._settings = settings
         self._platform = platform
+        self._options = dict(credential_options or {})
         self._sources: dict[Credential, TokenSource] = {}
 
     def source(self, credential: Credential) -> TokenSource:
@@ -139,6 +146,7 @@ class TokenBroker:
                     credential.tenant_id,
                     credential.client_id,
                     credential.client_secret.get_secret_value(),
+                    **self._options,
                 ),
                 credential.describe(),
             )
@@ -162,27 +170,27 @@ class TokenBroker:
         client_id = None if configured in (None, "system") else configured
         if self._platform.has_managed_identity or configured:
             chain.append(
-                ManagedIdentityCredential(client_id=client_id)
+                ManagedIdentityCredential(client_id=client_id, **self._options)
                 if client_id
-                else ManagedIdentityCredential()
+                else ManagedIdentityCredential(**self._options)
             )
             names.append(
                 f"managed identity ({f'user-assigned {client_id}' if client_id else 'system'})"
             )
         if self._platform.has_service_principal_env:
-            chain.append(EnvironmentCredential())
+            chain.append(EnvironmentCredential(**self._options))
             names.append(
                 "service principal from AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET"
             )
         if self._platform.has_workload_identity:
-            chain.append(WorkloadIdentityCredential())
+            chain.append(WorkloadIdentityCredential(**self._options))
             names.append("workload identity (AZURE_FEDERATED_TOKEN_FILE)")
         if not self._platform.in_azure:
             chain.append(AzureCliCredential())
             names.append("Azure CLI (az login)")
         if not chain:
             names.append("nothing: no managed identity or service principal is configured")
-            chain.append(EnvironmentCredential())
+            chain.append(EnvironmentCredential(**self._options))
         description = " -> ".join(names)
         return CredentialToken(ChainedTokenCredential(*chain), description)
 
