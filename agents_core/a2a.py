@@ -37,19 +37,18 @@ from google.protobuf.json_format import MessageToDict
 
 from agents_core import chat
 from agents_core.a2a_wire import (
-    CONTENT_TYPE_NOT_SUPPORTED,
-    INTERNAL_ERROR,
     INVALID_PARAMS,
     TASK_NOT_CANCELABLE,
     TASK_NOT_FOUND,
     UNSUPPORTED_OPERATION,
     RpcError,
+    message_content,
 )
 from agents_core.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
 from agents_core.errors import AdapterError, NotFound, UpstreamTimeout
 from agents_core.foundry import AgentClient, Project, RunEnded, RunStarted, RunStream, TextDelta
 
-__all__ = ["TaskService", "rpc_error", "task_id"]
+__all__ = ["TaskService", "task_id"]
 
 STATES = {
     "queued": TaskState.TASK_STATE_SUBMITTED,
@@ -189,7 +188,7 @@ class TaskService:
         message = request.message
         if message.task_id:
             return RunPlan(None, {"assistant_id": self.agent_id}, self._tool_answer(message))
-        content = [_content(part, index) for index, part in enumerate(message.parts)]
+        content = [message_content(part, index) for index, part in enumerate(message.parts)]
         try:
             chat_request = parse_request(
                 {"model": self.alias, "messages": [{"role": "user", "content": content}]}, 1
@@ -412,47 +411,6 @@ class TaskService:
         if cursor:
             response.next_page_token = cursor
         return response
-
-
-def _content(part: Part, index: int) -> dict[str, Any]:
-    """One Foundry message content part for an A2A part."""
-    kind = part.WhichOneof("content")
-    if kind == "text":
-        return {"type": "text", "text": part.text}
-    if kind == "data":
-        return {"type": "text", "text": json.dumps(MessageToDict(part.data), ensure_ascii=False)}
-    media = part.media_type or ""
-    if kind == "url" and (media.startswith("image/") or not media):
-        return {"type": "image_url", "image_url": {"url": part.url}}
-    if kind == "raw" and media in ("image/png", "image/jpeg", "image/gif", "image/webp"):
-        import base64
-
-        return {
-            "type": "image_url",
-            "image_url": {"url": f"data:{media};base64,{base64.b64encode(part.raw).decode()}"},
-        }
-    raise RpcError(
-        CONTENT_TYPE_NOT_SUPPORTED,
-        f"message part {index} ({media or kind}) is not supported: send text, data, or image files",
-    )
-
-
-def rpc_error(exc: AdapterError, operation: str) -> RpcError:
-    """The JSON-RPC error for an adapter error, keeping the HTTP status and codes as data."""
-    data: dict[str, Any] = {"httpStatus": exc.status_code, "code": exc.code}
-    if exc.retry_after is not None:
-        data["retryAfter"] = exc.retry_after
-    if exc.upstream_request_id:
-        data["upstreamRequestId"] = exc.upstream_request_id
-    if isinstance(exc, NotFound):
-        if exc.code == "thread_not_found" and operation in ("send", "stream"):
-            return RpcError(INVALID_PARAMS, f"contextId not found: {exc.message}", data)
-        return RpcError(TASK_NOT_FOUND, exc.message, data)
-    if exc.code == "unsupported_operation":
-        return RpcError(UNSUPPORTED_OPERATION, exc.message, data)
-    if exc.status_code in (400, 409, 410, 413):
-        return RpcError(INVALID_PARAMS, exc.message, data)
-    return RpcError(INTERNAL_ERROR, exc.message, data)
 
 
 def _text(value: Any) -> str:

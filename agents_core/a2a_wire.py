@@ -9,6 +9,8 @@ slash), so one URL serves both.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ from a2a.types import (
     GetTaskRequest,
     ListTasksRequest,
     ListTasksResponse,
+    Part,
     SendMessageRequest,
     SendMessageResponse,
     StreamResponse,
@@ -27,6 +30,8 @@ from a2a.types import (
 )
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import ValidationError
+
+from agents_core.errors import AdapterError, NotFound
 
 __all__ = [
     "CONTENT_TYPE_NOT_SUPPORTED",
@@ -42,7 +47,9 @@ __all__ = [
     "Call",
     "RpcError",
     "agent_card",
+    "message_content",
     "parse_call",
+    "rpc_error",
 ]
 
 PARSE_ERROR = -32700
@@ -186,6 +193,45 @@ def parse_call(payload: Any) -> Call:
         raise RpcError(METHOD_NOT_FOUND, f"method {method!r} is not supported")
     version, operation = METHODS[method]
     return Call(request_id, version, operation, params)
+
+
+def rpc_error(exc: AdapterError, operation: str) -> RpcError:
+    """The JSON-RPC error for an adapter error, keeping the HTTP status and codes as data."""
+    data: dict[str, Any] = {"httpStatus": exc.status_code, "code": exc.code}
+    if exc.retry_after is not None:
+        data["retryAfter"] = exc.retry_after
+    if exc.upstream_request_id:
+        data["upstreamRequestId"] = exc.upstream_request_id
+    if isinstance(exc, NotFound):
+        if exc.code == "thread_not_found" and operation in ("send", "stream"):
+            return RpcError(INVALID_PARAMS, f"contextId not found: {exc.message}", data)
+        return RpcError(TASK_NOT_FOUND, exc.message, data)
+    if exc.code == "unsupported_operation":
+        return RpcError(UNSUPPORTED_OPERATION, exc.message, data)
+    if exc.status_code in (400, 409, 410, 413):
+        return RpcError(INVALID_PARAMS, exc.message, data)
+    return RpcError(INTERNAL_ERROR, exc.message, data)
+
+
+def message_content(part: Part, index: int) -> dict[str, Any]:
+    """A chat-completions content part for an A2A message part (text, data, image file)."""
+    kind = part.WhichOneof("content")
+    if kind == "text":
+        return {"type": "text", "text": part.text}
+    if kind == "data":
+        return {"type": "text", "text": json.dumps(MessageToDict(part.data), ensure_ascii=False)}
+    media = part.media_type or ""
+    if kind == "url" and (media.startswith("image/") or not media):
+        return {"type": "image_url", "image_url": {"url": part.url}}
+    if kind == "raw" and media in ("image/png", "image/jpeg", "image/gif", "image/webp"):
+        return {
+            "type": "image_url",
+            "image_url": {"url": f"data:{media};base64,{base64.b64encode(part.raw).decode()}"},
+        }
+    raise RpcError(
+        CONTENT_TYPE_NOT_SUPPORTED,
+        f"message part {index} ({media or kind}) is not supported: send text, data, or image files",
+    )
 
 
 def _parse(params: dict[str, Any], message: Any) -> Any:

@@ -187,7 +187,13 @@ class Handlers:
     async def _a2a_rpc(self, request: Request, request_id: str) -> Response:
         """JSON-RPC 2.0 for one agent, A2A 1.0 and 0.3 on the same URL."""
         from agents_core import a2a
-        from agents_core.a2a_wire import INVALID_REQUEST, PARSE_ERROR, RpcError, parse_call
+        from agents_core.a2a_wire import (
+            INVALID_REQUEST,
+            PARSE_ERROR,
+            RpcError,
+            parse_call,
+            rpc_error,
+        )
 
         runtime = self.runtime
         call_id: Any = None
@@ -220,9 +226,9 @@ class Handlers:
             try:
                 return await self._a2a_call(service, call, runtime)
             except AdapterError as exc:
-                raise a2a.rpc_error(exc, call.operation) from None
+                raise rpc_error(exc, call.operation) from None
         except AdapterError as exc:
-            return JSONResponse(a2a.rpc_error(exc, "").body(call_id))
+            return JSONResponse(rpc_error(exc, "").body(call_id))
         except RpcError as exc:
             return JSONResponse(exc.body(call_id))
 
