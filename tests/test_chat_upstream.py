@@ -799,3 +799,44 @@ def test_citation_markers_can_be_stripped(
     url, path = annotations
     assert (url["url_citation"]["start_index"], url["url_citation"]["end_index"]) == (12, 12)
     assert path["file_path"]["start_index"] == len("Paris is big see chart")
+
+
+def test_images_pass_through_as_image_url_content(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    expect_run(httpserver, texts=["A cat."])
+    pixel = (
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+        "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    )
+    reply = client.chat.completions.create(
+        model="helper",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://example.com/cat.png", "detail": "high"},
+                    },
+                    {"type": "image_url", "image_url": {"url": pixel}},
+                ],
+            }
+        ],
+    )
+    assert reply.choices[0].message.content == "A cat."
+    [body] = upstream_bodies(httpserver)
+    assert body["thread"]["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://example.com/cat.png", "detail": "high"},
+                },
+                {"type": "image_url", "image_url": {"url": pixel}},
+            ],
+        }
+    ]
