@@ -46,7 +46,15 @@ from agents_core.a2a_wire import (
 )
 from agents_core.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
 from agents_core.errors import AdapterError, NotFound, UpstreamTimeout
-from agents_core.foundry import AgentClient, Project, RunEnded, RunStarted, RunStream, TextDelta
+from agents_core.foundry import (
+    AgentClient,
+    Project,
+    RunEnded,
+    RunStarted,
+    RunStream,
+    TextDelta,
+    pending_tool_calls,
+)
 
 __all__ = ["TaskService", "task_id"]
 
@@ -107,7 +115,7 @@ def _status(run: dict[str, Any]) -> TaskStatus:
             Part(text=f"{error.get('code', status)}: {error.get('message', 'the run ' + status)}")
         )
     elif status == "requires_action":
-        calls = _pending_calls(run)
+        calls = pending_tool_calls(run)
         pending = [
             {
                 "id": c.get("id"),
@@ -165,11 +173,6 @@ class TaskRef:
 
 def _state(state: Any) -> TaskStatus:
     return TaskStatus(state=state, timestamp=_now())
-
-
-def _pending_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
-    action = run.get("required_action") or {}
-    return list((action.get("submit_tool_outputs") or {}).get("tool_calls") or [])
 
 
 @dataclass
@@ -231,7 +234,7 @@ class TaskService:
     async def _single_call_answer(self, answer: ToolAnswer) -> RunPlan:
         """Plain text answers the task's one pending call."""
         run = await self._run(answer.thread_id, answer.run_id)
-        calls = _pending_calls(run)
+        calls = pending_tool_calls(run)
         if run.get("status") != "requires_action":
             raise RpcError(
                 INVALID_PARAMS,

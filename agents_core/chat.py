@@ -17,7 +17,15 @@ from urllib.parse import quote
 
 from agents_core.chat_input import ChatRequest, RunPlan, encode_call_id
 from agents_core.errors import AdapterError, RateLimited, UpstreamError, UpstreamTimeout
-from agents_core.foundry import AgentClient, Project, RunEnded, RunStarted, RunStream, TextDelta
+from agents_core.foundry import (
+    AgentClient,
+    Project,
+    RunEnded,
+    RunStarted,
+    RunStream,
+    TextDelta,
+    pending_tool_calls,
+)
 from agents_core.sse import encode, encode_json
 
 __all__ = ["ChatStream", "complete", "open_stream", "start"]
@@ -78,8 +86,6 @@ def _usage(run: dict[str, Any]) -> dict[str, int] | None:
 
 def _tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The run's pending function calls, with ids that route the answer back to this run."""
-    action = run.get("required_action") or {}
-    calls = (action.get("submit_tool_outputs") or {}).get("tool_calls") or []
     thread_id, run_id = str(run.get("thread_id")), str(run.get("id"))
     return [
         {
@@ -90,7 +96,7 @@ def _tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
                 "arguments": (call.get("function") or {}).get("arguments", ""),
             },
         }
-        for call in calls
+        for call in pending_tool_calls(run)
     ]
 
 

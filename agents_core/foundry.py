@@ -53,6 +53,7 @@ __all__ = [
     "TextDelta",
     "Transport",
     "cancel_in_background",
+    "pending_tool_calls",
 ]
 
 log = logging.getLogger("agents_core.foundry")
@@ -94,6 +95,12 @@ class RunEnded:
 
 
 RunEvent = RunStarted | TextDelta | RunEnded
+
+
+def pending_tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The function calls a run (in the threads API's shape) waits on, as the upstream sent them."""
+    action = run.get("required_action") or {}
+    return list((action.get("submit_tool_outputs") or {}).get("tool_calls") or [])
 
 
 def _retry_after(response: httpx.Response) -> float | None:

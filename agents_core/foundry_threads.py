@@ -21,6 +21,7 @@ from agents_core.foundry import (
     TextDelta,
     Transport,
     cancel_in_background,
+    pending_tool_calls,
 )
 
 __all__ = ["ThreadsClient"]
@@ -73,11 +74,7 @@ class ThreadsClient:
     ) -> RunStream:
         """`submit_tool_outputs`, after one cheap GET that explains a run no longer waiting."""
         run = await self._waiting_run(project, thread_id, run_id)
-        action = run.get("required_action") or {}
-        pending = {
-            str(call.get("id"))
-            for call in (action.get("submit_tool_outputs") or {}).get("tool_calls") or []
-        }
+        pending = {str(call.get("id")) for call in pending_tool_calls(run)}
         stale = sorted({o["tool_call_id"] for o in outputs} - pending)
         if stale:
             raise Conflict(
