@@ -33,26 +33,21 @@ from azure.ai.agents.models import (
 )
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
+from azure.core.pipeline.policies import RetryPolicy
 
-from agents_core.emulator import DEMO_AGENTS, EmulatorOptions, create_app
+from agents_core.emulator import DEMO_AGENTS
 
-from servers import serve
+from strict_emulator import (  # noqa: F401 - fixtures
+    RUN_MS,
+    TOKEN,
+    StaticBearer,
+    base_url,
+    clean_emulator,
+    controls,
+    endpoint,
+)
 
-TOKEN = "emulator-test-token"
-RUN_MS = 150
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete", "requires_action"}
-
-
-class _StaticBearer(SansIOHTTPPolicy[Any, Any]):
-    """Sets the bearer header itself: azure-core's credential policy refuses plain http."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def on_request(self, request: PipelineRequest[Any]) -> None:
-        request.http_request.headers["Authorization"] = f"Bearer {self._token}"
 
 
 class _UnusedCredential:
@@ -64,33 +59,9 @@ def sdk_client(endpoint: str, token: str = TOKEN) -> AgentsClient:
     return AgentsClient(
         endpoint,
         _UnusedCredential(),
-        authentication_policy=_StaticBearer(token),
+        authentication_policy=StaticBearer(token),
         retry_policy=RetryPolicy(retry_total=0),
     )
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    app = create_app(EmulatorOptions(run_ms=RUN_MS, accept_token=TOKEN))
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def controls(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{base_url}/_emulator") as http:
-        yield http
-
-
-@pytest.fixture(autouse=True)
-def _clean_emulator(controls: httpx.Client) -> None:
-    controls.post("/reset")
-    controls.post("/settings", json={"run_ms": RUN_MS, "latency_ms": 0})
-
-
-@pytest.fixture(scope="module")
-def endpoint(base_url: str) -> str:
-    return f"{base_url}/api/projects/demo"
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,7 @@ from azure.ai.projects import AIProjectClient
 from azure.ai.projects.models import AgentKind, PromptAgentDefinition
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ResourceNotFoundError
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import RetryPolicy, SansIOHTTPPolicy
+from azure.core.pipeline.policies import RetryPolicy
 from openai.types.responses import (
     ResponseCompletedEvent,
     ResponseFunctionToolCall,
@@ -30,19 +29,17 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 
-from agents_core.emulator import DEMO_PROMPT_AGENTS, EmulatorOptions, create_app
+from agents_core.emulator import DEMO_PROMPT_AGENTS
 
-from servers import serve
-
-TOKEN = "emulator-responses-token"
-RUN_MS = 150
-
-
-class _StaticBearer(SansIOHTTPPolicy[Any, Any]):
-    """Sets the bearer header itself: azure-core's credential policy refuses plain http."""
-
-    def on_request(self, request: PipelineRequest[Any]) -> None:
-        request.http_request.headers["Authorization"] = f"Bearer {TOKEN}"
+from strict_emulator import (  # noqa: F401 - fixtures
+    RUN_MS,
+    TOKEN,
+    StaticBearer,
+    base_url,
+    clean_emulator,
+    controls,
+    endpoint,
+)
 
 
 class _FixedCredential:
@@ -56,34 +53,11 @@ class _FixedCredential:
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with serve(create_app(EmulatorOptions(run_ms=RUN_MS, accept_token=TOKEN))) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def controls(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{base_url}/_emulator") as http:
-        yield http
-
-
-@pytest.fixture(autouse=True)
-def _clean_emulator(controls: httpx.Client) -> None:
-    controls.post("/reset")
-    controls.post("/settings", json={"run_ms": RUN_MS, "latency_ms": 0})
-
-
-@pytest.fixture(scope="module")
-def endpoint(base_url: str) -> str:
-    return f"{base_url}/api/projects/demo"
-
-
-@pytest.fixture(scope="module")
 def project(endpoint: str) -> Iterator[AIProjectClient]:
     client = AIProjectClient(
         endpoint=endpoint,
         credential=_FixedCredential(TOKEN),
-        authentication_policy=_StaticBearer(),
+        authentication_policy=StaticBearer(),
         retry_policy=RetryPolicy(retry_total=0),
     )
     with client:
