@@ -154,7 +154,7 @@ def test_conversation_remembers_across_turns(oai: openai.OpenAI) -> None:
     assert first.usage is not None and first.usage.output_tokens == 5
     assert first.usage.total_tokens == first.usage.input_tokens + 5
     second = oai.responses.create(
-        input=[{"role": "user", "content": "What is my name?"}],
+        input=[{"type": "message", "role": "user", "content": "What is my name?"}],
         conversation={"id": conversation.id},
         extra_body=agent("echo", "1"),
     )
@@ -252,9 +252,14 @@ def test_previous_response_id_chains_memory_and_tool_calls(oai: openai.OpenAI) -
 def test_instructions_agent_shows_system_and_developer_items(oai: openai.OpenAI) -> None:
     response = oai.responses.create(
         input=[
-            {"role": "system", "content": "Be terse."},
-            {"role": "developer", "content": [{"type": "input_text", "text": "Use French."}]},
+            {"type": "message", "role": "system", "content": "Be terse."},
             {
+                "type": "message",
+                "role": "developer",
+                "content": [{"type": "input_text", "text": "Use French."}],
+            },
+            {
+                "type": "message",
                 "role": "user",
                 "content": [
                     {"type": "input_text", "text": "Look:"},
@@ -274,8 +279,8 @@ def test_instructions_agent_shows_system_and_developer_items(oai: openai.OpenAI)
 def test_sdk_error_mapping(oai: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as override:
         oai.responses.create(input="hi", instructions="Be evil.", extra_body=agent("echo"))
-    assert override.value.param == "instructions"
-    assert "Not allowed when agent is specified" in override.value.message
+    assert override.value.code == "invalid_payload"
+    assert override.value.body["details"][0]["param"] == "instructions"  # type: ignore[index]
     with pytest.raises(openai.NotFoundError):
         oai.responses.create(input="hi", conversation="conv_missing", extra_body=agent("echo"))
     with pytest.raises(openai.NotFoundError):
@@ -291,19 +296,24 @@ def test_bad_response_requests_are_upstream_shaped(api: httpx.Client) -> None:
     cases = {
         "agent": {"agent": {"type": "agent_reference", "name": "echo"}, "input": "x"},
         "agent_reference": {"input": "x"},
-        "model": {**agent("echo"), "model": "gpt-4o"},
-        "tools": {**agent("echo"), "tools": []},
-        "text": {**agent("echo"), "text": {"format": {"type": "text"}}},
-        "reasoning": {**agent("echo"), "reasoning": {"effort": "low"}},
         "previous_response_id": {
             **agent("echo"),
             "conversation": conversation,
             "previous_response_id": "resp_x",
         },
-        "input.0.role": {**agent("echo"), "input": [{"role": "robot", "content": "x"}]},
+        "input.0.role": {
+            **agent("echo"),
+            "input": [{"type": "message", "role": "robot", "content": "x"}],
+        },
         "input.0.content.0.text": {
             **agent("echo"),
-            "input": [{"role": "user", "content": [{"type": "input_text"}]}],
+            "input": [{"type": "message", "role": "user", "content": [{"type": "input_text"}]}],
+        },
+        "max_output_tokens": {**agent("echo"), "input": "x", "max_output_tokens": 15},
+        "tool_choice.function": {
+            **agent("echo"),
+            "input": "x",
+            "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
         },
         "input.0.call_id": {**agent("echo"), "input": [{"type": "function_call_output"}]},
     }
@@ -313,6 +323,32 @@ def test_bad_response_requests_are_upstream_shaped(api: httpx.Client) -> None:
         error = response.json()["error"]
         assert set(error) == {"message", "type", "param", "code"}
         assert (error["param"], error["type"]) == (param, "invalid_request_error")
+    owned = {
+        "model": "gpt-4o",
+        "tools": [],
+        "text": {"format": {"type": "text"}},
+        "reasoning": {"effort": "low"},
+        "temperature": 0.2,
+        "top_p": 0.5,
+        "instructions": "Be evil.",
+    }
+    for name, value in owned.items():
+        response = api.post("/responses", json={**agent("echo"), "input": "x", name: value})
+        error = response.json()["error"]
+        assert (response.status_code, error["code"], error["message"]) == (
+            400,
+            "invalid_payload",
+            "Invalid payload",
+        )
+        assert [d["param"] for d in error["details"]] == [name]
+    role_only = api.post(
+        "/responses", json={**agent("echo"), "input": [{"role": "user", "content": "x"}]}
+    )
+    assert role_only.status_code == 400
+    assert (role_only.json()["error"]["code"], role_only.json()["error"]["param"]) == (
+        "invalid_value",
+        "input[0].type",
+    )
     missing = api.post("/responses", json={**agent("echo"), "previous_response_id": "resp_x"})
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "previous_response_not_found"
@@ -390,10 +426,11 @@ def test_run_fault_in_a_stream_and_max_output_tokens(
         frames = list(sse(response))
     assert [event for event, _ in frames][-1] == "response.failed"
     assert frames[-1][1]["response"]["error"]["code"] == "rate_limit_exceeded"
-    body = {**agent("echo"), "input": "a b c d e f", "max_output_tokens": 3}
+    words = " ".join(f"w{i}" for i in range(20))
+    body = {**agent("echo"), "input": words, "max_output_tokens": 16}
     cut = api.post("/responses", json=body).json()
     assert (cut["status"], cut["output"][0]["status"]) == ("incomplete", "incomplete")
-    assert cut["output"][0]["content"][0]["text"] == "Echo: a b "
+    assert cut["output"][0]["content"][0]["text"] == "Echo: " + words[: words.index("w15")]
 
 
 def test_stream_faults_break_the_connection(api: httpx.Client, controls: httpx.Client) -> None:
@@ -416,7 +453,9 @@ def test_stream_faults_break_the_connection(api: httpx.Client, controls: httpx.C
 
 
 def test_one_response_at_a_time_per_conversation(api: httpx.Client) -> None:
-    conversation = api.post("/conversations", json={"items": [{"role": "user", "content": "hi"}]})
+    conversation = api.post(
+        "/conversations", json={"items": [{"type": "message", "role": "user", "content": "hi"}]}
+    )
     conversation_id = conversation.json()["id"]
     body = {**agent("echo"), "conversation": conversation_id, "stream": True}
     with api.stream("POST", "/responses", json=body) as streaming:

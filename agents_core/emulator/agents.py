@@ -70,7 +70,6 @@ class Turn:
     history: Sequence[tuple[str, str]]
     instructions: str
     tools: Sequence[JSON]
-    tools_overridden: bool
     tool_choice: str | JSON | None
     parallel_tool_calls: bool
     response_format: str | JSON
@@ -80,6 +79,16 @@ class Turn:
 @dataclass(frozen=True)
 class Reply:
     text: str
+    files: tuple[str, ...] = ()
+    """Names of files the reply cites as code-interpreter output (versioned agents)."""
+
+
+@dataclass(frozen=True)
+class AskCaller:
+    """Stop and ask the caller: `mcp_approval_request` or `oauth_consent_request`."""
+
+    kind: str
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,24 @@ def respond(turn: Turn) -> Reply | CallTools:
     else:
         text = _persona_reply(turn)
     return Reply(_formatted(text, turn.response_format))
+
+
+def respond_versioned(turn: Turn) -> Reply | CallTools | AskCaller:
+    """`respond`, plus what only versioned agents do on request in the demo.
+
+    "chart" in the user's text: the reply cites a code-interpreter file
+    (`container_file_citation`); "approval": an MCP tool asks for approval;
+    "consent": a connection asks for OAuth consent.
+    """
+    last = _last_user_text(turn).lower()
+    if not turn.results and "approval" in last:
+        return AskCaller("mcp_approval_request", "demo-mcp.delete_files")
+    if not turn.results and "consent" in last:
+        return AskCaller("oauth_consent_request", "https://login.example.com/consent")
+    move = respond(turn)
+    if isinstance(move, Reply) and "chart" in last and not turn.results:
+        return Reply(f"{move.text} Here is the chart: chart.png", files=("chart.png",))
+    return move
 
 
 def message_text(content: Sequence[JSON]) -> str:
@@ -228,7 +255,7 @@ def _tool_calls(turn: Turn) -> tuple[tuple[str, str], ...]:
     if turn.results:
         return ()
     chosen = _forced_tool(turn, by_name) or _named_tool(text, by_name)
-    if chosen is None and (turn.tools_overridden or turn.tool_choice == "required"):
+    if chosen is None and turn.tool_choice == "required":
         chosen = tools[0]
     if chosen is None:
         return ()
@@ -243,11 +270,19 @@ def _forced_tool(turn: Turn, by_name: dict[str, JSON]) -> JSON | None:
 
 
 def _named_tool(text: str, by_name: dict[str, JSON]) -> JSON | None:
-    lowered = text.lower()
+    """The tool the text asks for by name ("get_weather", "get weather" or "weather")."""
+    words_in_text = set(re.findall(r"[a-z0-9]+", text.lower()))
     for name, tool in by_name.items():
-        if name.lower() in lowered or name.lower().replace("_", " ") in lowered:
+        lowered = name.lower()
+        if lowered in text.lower() or lowered.replace("_", " ") in text.lower():
+            return tool
+        subject = [w for w in re.split(r"[_\W]+", lowered) if w and w not in _VERBS]
+        if subject and all(word in words_in_text for word in subject):
             return tool
     return None
+
+
+_VERBS = {"get", "fetch", "lookup", "find", "set", "do", "run", "call"}
 
 
 def _weather_locations(text: str) -> list[str]:
@@ -285,7 +320,47 @@ def _sentence(text: str) -> str:
 
 
 def _formatted(text: str, response_format: str | JSON) -> str:
+    """The reply in the requested format: JSON that validates against a `json_schema`."""
     kind = response_format.get("type") if isinstance(response_format, dict) else response_format
-    if kind in ("json_object", "json_schema"):
+    if kind == "json_schema" and isinstance(response_format, dict):
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        return json.dumps(_instance(schema, text, schema))
+    if kind == "json_object":
         return json.dumps({"reply": text})
+    return text
+
+
+def _instance(schema: Any, text: str, root: JSON, depth: int = 0) -> Any:
+    """A value valid against `schema` (the JSON Schema subset structured outputs allow)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return text
+    if "$ref" in schema:
+        target: Any = root
+        for part in str(schema["$ref"]).removeprefix("#/").split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        return _instance(target, text, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return _instance(schema[key][0], text, root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        properties: JSON = schema.get("properties") or {}
+        return {name: _instance(sub, text, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems") or 1))
+        return [_instance(schema.get("items") or {}, text, root, depth + 1)] * count
+    if kind == "integer":
+        return int(schema.get("minimum") or 1)
+    if kind == "number":
+        return float(schema.get("minimum") or 1)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
     return text

@@ -135,8 +135,6 @@ async def create_thread_and_run(call: Call) -> Response:
     body = parse(ThreadAndRunIn, call.body)
     agent = call.store.agent(body.assistant_id)
     thread = call.store.create_thread(body.thread or ThreadIn())
-    for message in body.additional_messages or []:
-        call.store.add_message(thread, message)
     run = new_run(thread, agent, body, call.run_fault)
     feed = call.engine.start(thread, run)
     created = ("thread.created", json.dumps(thread.to_json(), separators=(",", ":")))

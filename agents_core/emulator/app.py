@@ -76,7 +76,14 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
         responses_api.create_conversation_items,
     ),
     ("POST", "/openai/v1/responses", responses_api.create_response),
+    ("GET", "/openai/v1/responses", responses_api.list_responses),
     ("GET", "/openai/v1/responses/{response_id}", responses_api.get_response),
+    ("POST", "/openai/v1/responses/{response_id}/cancel", responses_api.cancel_response),
+    (
+        "GET",
+        "/openai/v1/containers/{container_id}/files/{file_id}/content",
+        responses_api.get_container_file_content,
+    ),
 )
 
 

@@ -1,7 +1,13 @@
 """Request bodies of the emulated API, validated at the boundary.
 
-Unknown fields are ignored, as the service does; a wrong type or value is a
-400 naming the offending parameter.
+Run creation follows the published contract strictly
+(`../shared/reference/foundry-contract.md`, rules 1-5): an unknown field is
+a 400 `unknown_parameter` naming it (`POST /threads/runs` has no
+`additional_instructions` / `additional_messages`), token limits have a
+minimum of 256, a function tool needs `parameters` and has no `strict`,
+a `json_schema` format has only `name`, `description`, `schema`, and
+`tool_choice` is `none`, `auto` or a named tool. Other bodies ignore
+unknown fields. A wrong type or value is a 400 naming the parameter.
 """
 
 from __future__ import annotations
@@ -10,13 +16,19 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import bad_request
+from .errors import ApiError, bad_request
 
 JSON = dict[str, Any]
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class _Exact(BaseModel):
+    """A body of the contract's run operations: every field is known."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class TextPart(_Body):
@@ -60,11 +72,10 @@ class ThreadIn(_Body):
     metadata: dict[str, str] | None = None
 
 
-class FunctionIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class FunctionIn(_Exact):
     name: str = Field(min_length=1)
     description: str | None = None
-    parameters: JSON | None = None
+    parameters: JSON
 
 
 class ToolIn(BaseModel):
@@ -80,27 +91,73 @@ class TruncationIn(_Body):
     last_messages: int | None = Field(default=None, ge=1)
 
 
-class RunIn(_Body):
+class JsonSchemaIn(_Exact):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    schema_: JSON = Field(alias="schema")
+
+
+class JsonSchemaFormatIn(_Exact):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaIn
+
+
+class PlainFormatIn(_Exact):
+    type: Literal["text", "json_object"]
+
+
+ResponseFormatIn = Annotated[JsonSchemaFormatIn | PlainFormatIn, Field(discriminator="type")]
+
+
+class NamedFunctionIn(_Exact):
+    name: str = Field(min_length=1)
+
+
+class NamedToolChoiceIn(_Exact):
+    type: str = Field(min_length=1)
+    function: NamedFunctionIn | None = None
+
+
+class RunOptionsIn(_Exact):
+    """The fields both run-creating operations share (rules 1-5 of the contract)."""
+
     assistant_id: str = Field(min_length=1)
     model: str | None = None
     instructions: str | None = None
-    additional_instructions: str | None = None
-    additional_messages: list[MessageIn] | None = None
     tools: list[ToolIn] | None = None
     tool_resources: JSON | None = None
-    tool_choice: str | JSON | None = None
+    tool_choice: Literal["none", "auto"] | NamedToolChoiceIn | None = None
     stream: bool = False
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_prompt_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_prompt_tokens: int | None = Field(default=None, ge=256)
+    max_completion_tokens: int | None = Field(default=None, ge=256)
     truncation_strategy: TruncationIn | None = None
-    response_format: str | JSON | None = None
+    response_format: Literal["auto", "none"] | ResponseFormatIn | None = None
     parallel_tool_calls: bool | None = None
     metadata: dict[str, str] | None = None
 
+    def tool_choice_json(self) -> str | JSON | None:
+        choice = self.tool_choice
+        return choice.model_dump(exclude_none=True) if isinstance(choice, BaseModel) else choice
 
-class ThreadAndRunIn(RunIn):
+    def response_format_json(self) -> str | JSON | None:
+        value = self.response_format
+        if isinstance(value, BaseModel):
+            return value.model_dump(exclude_none=True, by_alias=True)
+        return value
+
+
+class RunIn(RunOptionsIn):
+    """`POST /threads/{t}/runs` (spec `CreateRunOptions`)."""
+
+    additional_instructions: str | None = None
+    additional_messages: list[MessageIn] | None = None
+
+
+class ThreadAndRunIn(RunOptionsIn):
+    """`POST /threads/runs` (spec `CreateAndRunThreadOptions`): no `additional_*` fields."""
+
     thread: ThreadIn | None = None
 
 
@@ -109,7 +166,7 @@ class ToolOutputIn(_Body):
     output: str
 
 
-class SubmitToolOutputsIn(_Body):
+class SubmitToolOutputsIn(_Exact):
     tool_outputs: list[ToolOutputIn]
     stream: bool = False
 
@@ -142,9 +199,30 @@ def parse(model: type[B], body: Any, *, optional: bool = False) -> B:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
-        raise bad_request(f"Invalid value for '{param}': {first['msg']}.", param) from exc
+        # With unions, the deepest error is the one about what the caller meant to send.
+        error = max(exc.errors(), key=lambda e: (len(e["loc"]), e["type"] == "extra_forbidden"))
+        param = _param(error["loc"]) or None
+        if error["type"] == "extra_forbidden":
+            raise ApiError(
+                400, "unknown_parameter", f"Unknown parameter: '{param}'.", param=param
+            ) from exc
+        raise bad_request(f"Invalid value for '{param}': {error['msg']}.", param) from exc
+
+
+def _param(loc: tuple[int | str, ...]) -> str:
+    """`tools[0].function.strict` from pydantic's location, union member names left out."""
+    text = ""
+    tag_follows = False
+    for part in loc:
+        if tag_follows:
+            tag_follows = False
+        elif isinstance(part, int):
+            text += f"[{part}]"
+        elif part.startswith("tagged-union["):
+            tag_follows = True
+        elif not ("[" in part or part == "str" or (part[0].isupper() and part.endswith("In"))):
+            text += f".{part}" if text else part
+    return text
 
 
 def tool_json(tools: list[ToolIn]) -> list[JSON]:

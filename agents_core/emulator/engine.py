@@ -193,7 +193,6 @@ class Engine:
             history=self._history(thread, run),
             instructions=s.instructions,
             tools=s.tools,
-            tools_overridden=s.tools_overridden,
             tool_choice=s.tool_choice,
             parallel_tool_calls=s.parallel_tool_calls,
             response_format=s.response_format,

@@ -1,4 +1,4 @@
-"""Upstream-shaped errors: `{"error": {"code", "message", "type", "param"}}` with a status."""
+"""Upstream-shaped errors: `{"error": {"code", "message", "type", "param", "details"?}}`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class ApiError(Exception):
         type: str = "invalid_request_error",
         param: str | None = None,
         headers: Mapping[str, str] | None = None,
+        details: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -27,16 +28,18 @@ class ApiError(Exception):
         self.type = type
         self.param = param
         self.headers = dict(headers or {})
+        self.details = details
 
     def response(self) -> JSONResponse:
-        body = {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-            }
+        error: dict[str, object] = {
+            "code": self.code,
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
         }
+        if self.details is not None:
+            error["details"] = self.details
+        body = {"error": error}
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from .bodies import JSON
-from .errors import bad_request
+from .errors import ApiError, bad_request
 from .objects import ToolCall, ToolResult, new_id
 
 
@@ -101,9 +101,23 @@ _TAGS = frozenset(
 
 
 def check_items(raw: Any, param: str) -> None:
-    """Validate a list of input items first, so a 400 names the item field (`input.0.role`)."""
+    """Validate a list of input items first, so a 400 names the item field (`input.0.role`).
+
+    An item without `type` is refused as the Foundry project endpoint refuses
+    it (contract rule 15: `400 invalid_value`), although OpenAI's own
+    endpoint reads such an item as a message.
+    """
     if not isinstance(raw, list):
         return
+    for index, item in enumerate(raw):
+        if isinstance(item, dict) and not item.get("type"):
+            raise ApiError(
+                400,
+                "invalid_value",
+                "Invalid value: ''. Supported values are: 'message', 'function_call', "
+                "'function_call_output', 'mcp_approval_response', 'item_reference'.",
+                param=f"{param}[{index}].type",
+            )
     try:
         _ITEMS.validate_python(raw)
     except ValidationError as exc:

@@ -165,7 +165,6 @@ class RunSettings:
     model: str
     instructions: str
     tools: list[JSON]
-    tools_overridden: bool
     tool_choice: str | JSON | None
     temperature: float
     top_p: float

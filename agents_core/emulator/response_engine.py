@@ -7,7 +7,12 @@ items in a follow-up request) or writes one assistant `message` whose text
 arrives as `response.output_text.delta` events spread over most of
 `run_ms`. It ends `completed`, `incomplete` (`max_output_tokens`, or the
 `run_incomplete` fault: half the reply) or `failed` (the `run_failed*`
-faults). Every event carries `type` and `sequence_number` (from 0) and is
+faults). On request (see `agents.respond_versioned`) a reply cites a
+code-interpreter file with a `container_file_citation` (the file is then
+served from its container), or the response stops on an
+`mcp_approval_request` / `oauth_consent_request` output item. A
+`background` response can be cancelled (`cancel`): it ends `cancelled`.
+Every event carries `type` and `sequence_number` (from 0) and is
 published to the response's `Feed`; responses go on whether or not anyone
 is streaming them. When it ends, its output items are appended to its
 conversation (whose input items were appended when it was created).
@@ -21,7 +26,7 @@ import math
 import re
 from typing import Any
 
-from .agents import CallTools, Turn, respond
+from .agents import AskCaller, CallTools, Turn, respond_versioned
 from .bodies import JSON
 from .conversations import Conversation
 from .engine import MAX_DELTAS, QUEUED_SHARE, WRAP_UP_SHARE, WRITING_SHARE
@@ -47,7 +52,8 @@ DELTA_EVENTS = frozenset({"response.output_text.delta", "response.function_call_
 class ResponseEngine:
     def __init__(self, knobs: Knobs) -> None:
         self._knobs = knobs
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.container_files: dict[tuple[str, str], bytes] = {}
 
     def start(self, response: ResponseState, turn: Turn, conversation: Conversation | None) -> None:
         """Publish `response.created` and drive `response` to its end in the background."""
@@ -59,12 +65,19 @@ class ResponseEngine:
         task = asyncio.create_task(
             self._drive(response, turn, conversation), name=f"emulator {response.id}"
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[response.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(response.id, None))
+
+    def cancel(self, response: ResponseState) -> None:
+        """Stop a running response; it ends `cancelled` (its task finishes it)."""
+        task = self._tasks.get(response.id)
+        if task is not None and not response.ended:
+            response.cancel_requested = True
+            task.cancel()
 
     async def aclose(self) -> None:
         """Stop every response task (server shutdown)."""
-        tasks = list(self._tasks)
+        tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -78,15 +91,23 @@ class ResponseEngine:
             if response.fault in FAILURES:
                 _end(response, conversation, "failed", error=dict(FAILURES[response.fault]))
                 return
-            move = respond(turn)
+            move = respond_versioned(turn)
             if isinstance(move, CallTools):
                 await self._call_tools(response, move)
                 _end(response, conversation, "completed")
+            elif isinstance(move, AskCaller):
+                await self._pause(WRITING_SHARE)
+                _ask(response, move)
+                _end(response, conversation, "completed")
             else:
-                complete = await self._write(response, move.text)
+                complete = await self._write(response, move.text, self._files(move.files))
                 status = "completed" if complete else "incomplete"
                 reason = None if complete else {"reason": "max_output_tokens"}
                 _end(response, conversation, status, incomplete=reason)
+        except asyncio.CancelledError:
+            if not response.cancel_requested:
+                raise
+            _end(response, conversation, "cancelled")
         except Exception:
             logger.exception("emulated response %s crashed", response.id)
             error = {"code": "server_error", "message": "The emulator failed this response."}
@@ -121,8 +142,23 @@ class ResponseEngine:
             response.output_tokens += words(arguments)
         await self._pause(WRAP_UP_SHARE)
 
-    async def _write(self, response: ResponseState, text: str) -> bool:
-        """Stream `text` as one assistant message; False when it was cut short."""
+    def _files(self, names: tuple[str, ...]) -> list[JSON]:
+        """Code-interpreter files in a fresh container, as citations to append to a reply."""
+        if not names:
+            return []
+        container = new_id("cntr")
+        cited: list[JSON] = []
+        for name in names:
+            file_id = new_id("cfile")
+            self.container_files[(container, file_id)] = f"demo file {name}\n".encode()
+            cited.append({"container_id": container, "file_id": file_id, "filename": name})
+        return cited
+
+    async def _write(self, response: ResponseState, text: str, files: list[JSON]) -> bool:
+        """Stream `text` as one assistant message; False when it was cut short.
+
+        Each of `files` is cited where its file name occurs in the text.
+        """
         tokens = re.findall(r"\S+\s*", text)
         limit = response.body.max_output_tokens
         cut: int | None = None
@@ -146,6 +182,24 @@ class ResponseEngine:
             response.output_tokens += words(chunk)
             _emit(response, "response.output_text.delta", **where, delta=chunk, logprobs=[])
         await self._pause(WRAP_UP_SHARE if chunks else WRITING_SHARE + WRAP_UP_SHARE)
+        for cited in files:
+            start = part["text"].find(cited["filename"])
+            if start < 0:
+                continue
+            annotation = {
+                "type": "container_file_citation",
+                **cited,
+                "start_index": start,
+                "end_index": start + len(cited["filename"]),
+            }
+            part["annotations"].append(annotation)
+            _emit(
+                response,
+                "response.output_text.annotation.added",
+                **where,
+                annotation_index=len(part["annotations"]) - 1,
+                annotation=annotation,
+            )
         _emit(response, "response.output_text.done", **where, text=part["text"], logprobs=[])
         _emit(response, "response.content_part.done", **where, part=part)
         item["status"] = "completed" if cut is None else "incomplete"
@@ -158,6 +212,18 @@ def _emit(state: ResponseState, kind: str, /, **fields: Any) -> None:
     data = {"type": kind, "sequence_number": state.sequence, **fields}
     state.sequence += 1
     state.feed.publish(kind, data)
+
+
+def _ask(response: ResponseState, move: AskCaller) -> None:
+    """An output item that asks the caller (approve an MCP call, give OAuth consent)."""
+    item: JSON = {"type": move.kind, "id": new_id("mcpr" if "mcp" in move.kind else "oauth")}
+    if move.kind == "mcp_approval_request":
+        server, _, name = move.detail.partition(".")
+        item.update(server_label=server, name=name, arguments="{}")
+    else:
+        item.update(consent_link=move.detail, server_label="demo-connection")
+    index = _add_item(response, item)
+    _emit(response, "response.output_item.done", output_index=index, item=item)
 
 
 def _add_item(response: ResponseState, item: JSON) -> int:
@@ -183,5 +249,6 @@ def _end(
     response.context.extend(response.output)
     if conversation is not None:
         conversation.append(response.output)
-    _emit(response, f"response.{status}", response=response.to_json())
+    if status != "cancelled":  # OpenAI's stream grammar has no event for it: the stream ends
+        _emit(response, f"response.{status}", response=response.to_json())
     response.feed.close()

@@ -1,10 +1,13 @@
 """Responses API objects: the `POST /openai/v1/responses` body, the response, and the agent's turn.
 
 The body must name a versioned agent in `agent_reference` (`{type:
-"agent_reference", name, version?}`, top level); the older `agent` key, a
-missing reference, or any of `model`, `instructions`, `tools`, `text`,
-`reasoning` alongside it are 400s naming the parameter, as are
-`conversation` together with `previous_response_id`. The response's wire
+"agent_reference", name, version?}`, top level); the older `agent` key or
+a missing reference are 400s naming the parameter, as are `conversation`
+together with `previous_response_id`, a `max_output_tokens` below 16 and
+a `tool_choice` in the chat-completions shape. Settings the agent owns
+(`model`, `instructions`, `tools`, `text`, `reasoning`, `temperature`,
+`top_p`) are refused as the service refuses them: `400 invalid_payload`,
+"Invalid payload", each field in `error.details[]` (contract rule 14). The response's wire
 form is what the `openai` SDK's `Response` model parses, plus an
 `agent_reference` field naming the exact version that answered.
 """
@@ -20,13 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .agents import Turn
 from .bodies import JSON, parse
-from .errors import bad_request
+from .errors import ApiError, bad_request
 from .feed import Feed
 from .items import ItemIn, check_items, history, item_text, pending_results
 from .objects import new_id, now, words
 from .prompt_agents import AgentVersion, classic_tools
 
-AGENT_OVERRIDES = ("model", "instructions", "tools", "text", "reasoning")
+AGENT_OWNED = ("model", "instructions", "tools", "text", "reasoning", "temperature", "top_p")
 
 
 class _In(BaseModel):
@@ -37,6 +40,12 @@ class AgentReferenceIn(_In):
     type: Literal["agent_reference"]
     name: str = Field(min_length=1)
     version: str | None = None
+
+
+class FunctionChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["function"]
+    name: str = Field(min_length=1)
 
 
 class ConversationRefIn(_In):
@@ -50,11 +59,11 @@ class ResponseIn(_In):
     previous_response_id: str | None = None
     stream: bool = False
     metadata: dict[str, str] | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=16)
     parallel_tool_calls: bool | None = None
-    tool_choice: str | JSON | None = None
+    tool_choice: Literal["none", "auto", "required"] | FunctionChoiceIn | None = None
+    background: bool = False
+    store: bool = True
 
     @property
     def conversation_id(self) -> str | None:
@@ -73,9 +82,21 @@ def parse_response_body(body: Any) -> ResponseIn:
         )
     if body.get("agent_reference") is None:
         raise bad_request("Missing required parameter: 'agent_reference'.", "agent_reference")
-    for name in AGENT_OVERRIDES:
-        if body.get(name) is not None:
-            raise bad_request("Not allowed when agent is specified.", name)
+    owned = [name for name in AGENT_OWNED if body.get(name) is not None]
+    if owned:
+        raise ApiError(
+            400,
+            "invalid_payload",
+            "Invalid payload",
+            details=[
+                {
+                    "code": "ValidationError",
+                    "message": f"'{name}' is not supported when an agent is specified.",
+                    "param": name,
+                }
+                for name in owned
+            ],
+        )
     if body.get("conversation") is not None and body.get("previous_response_id") is not None:
         raise bad_request(
             "Mutually exclusive parameters: provide either 'conversation' or "
@@ -86,10 +107,10 @@ def parse_response_body(body: Any) -> ResponseIn:
     return parse(ResponseIn, body)
 
 
-def _classic_tool_choice(choice: str | JSON | None) -> str | JSON | None:
+def _classic_tool_choice(choice: str | FunctionChoiceIn | None) -> str | JSON | None:
     """A Responses `tool_choice` (`{type: "function", name}`) in the shape `agents` reads."""
-    if isinstance(choice, dict) and choice.get("type") == "function" and "name" in choice:
-        return {"type": "function", "function": {"name": choice["name"]}}
+    if isinstance(choice, FunctionChoiceIn):
+        return {"type": "function", "function": {"name": choice.name}}
     return choice
 
 
@@ -110,7 +131,6 @@ def agent_turn(
         history=history(seen),
         instructions=" ".join([agent.instructions, *extra]).strip(),
         tools=classic_tools(agent.tools),
-        tools_overridden=False,
         tool_choice=_classic_tool_choice(body.tool_choice),
         parallel_tool_calls=body.parallel_tool_calls is not False,
         response_format="auto",
@@ -152,6 +172,7 @@ class ResponseState:
     feed: Feed = field(default_factory=Feed)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     sequence: int = 0
+    cancel_requested: bool = False
 
     @property
     def ended(self) -> bool:
@@ -184,9 +205,9 @@ class ResponseState:
             "model": agent.model,
             "output": self.output,
             "parallel_tool_calls": body.parallel_tool_calls is not False,
-            "temperature": _first(body.temperature, agent.temperature, 1.0),
-            "top_p": _first(body.top_p, agent.top_p, 1.0),
-            "tool_choice": body.tool_choice if body.tool_choice is not None else "auto",
+            "temperature": _first(agent.temperature, 1.0),
+            "top_p": _first(agent.top_p, 1.0),
+            "tool_choice": _tool_choice_json(body.tool_choice),
             "tools": agent.tools,
             "max_output_tokens": body.max_output_tokens,
             "previous_response_id": body.previous_response_id,
@@ -195,11 +216,17 @@ class ResponseState:
             "usage": self.usage_json(),
             "text": {"format": {"type": "text"}},
             "truncation": "disabled",
-            "background": False,
-            "store": True,
+            "background": body.background,
+            "store": body.store,
             "user": None,
             "agent_reference": agent.reference(),
         }
+
+
+def _tool_choice_json(choice: str | FunctionChoiceIn | None) -> str | JSON:
+    if isinstance(choice, FunctionChoiceIn):
+        return choice.model_dump()
+    return choice or "auto"
 
 
 def _first(*values: float | None) -> float | None:

@@ -135,12 +135,45 @@ async def create_response(call: Call) -> Response:
         return event_stream(
             response.feed, fault=call.stream_fault, fault_after=DELTA_EVENTS, terminator=False
         )
-    await response.finished.wait()
+    if not body.background:
+        await response.finished.wait()
     return JSONResponse(response.to_json())
 
 
 async def get_response(call: Call) -> Response:
     return JSONResponse(call.foundry.response(call.param("response_id")).to_json())
+
+
+async def list_responses(call: Call) -> Response:
+    """`GET /openai/v1/responses?conversation_id=`: a conversation's responses (rule 21)."""
+    conversation_id = call.request.query_params.get("conversation_id")
+    if not conversation_id:
+        raise bad_request("Missing required query parameter: 'conversation_id'.", "conversation_id")
+    call.foundry.conversations.get(conversation_id)
+    responses = [
+        r for r in call.foundry.responses.values() if r.body.conversation_id == conversation_id
+    ]
+    positions = {r.id: i for i, r in enumerate(responses)}
+    return JSONResponse(paginate(responses, positions.get, call.query()))
+
+
+async def cancel_response(call: Call) -> Response:
+    """Only a `background` response can be cancelled, as on OpenAI's endpoint."""
+    response = call.foundry.response(call.param("response_id"))
+    if not response.body.background:
+        raise bad_request("Only responses created with background=true can be cancelled.")
+    call.foundry.engine.cancel(response)
+    await response.finished.wait()
+    return JSONResponse(response.to_json())
+
+
+async def get_container_file_content(call: Call) -> Response:
+    """`GET /openai/v1/containers/{c}/files/{f}/content` (rule 20): a code-interpreter file."""
+    key = (call.param("container_id"), call.param("file_id"))
+    content = call.foundry.engine.container_files.get(key)
+    if content is None:
+        raise ApiError(404, "not_found", f"No file '{key[1]}' in container '{key[0]}'.")
+    return Response(content, media_type="application/octet-stream")
 
 
 def _previous(call: Call, response_id: str) -> ResponseState:

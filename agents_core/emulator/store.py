@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .agents import demo_agents
-from .bodies import JSON, AssistantIn, MessageIn, RunIn, ThreadIn, tool_json
+from .bodies import JSON, AssistantIn, MessageIn, RunIn, RunOptionsIn, ThreadIn, tool_json
 from .errors import bad_request, not_found
 from .objects import Agent, Message, Run, RunSettings, Step, Thread, content_json, new_id
 
@@ -103,18 +103,17 @@ class Store:
         raise not_found("run step", step_id)
 
 
-def new_run(thread: Thread, agent: Agent, body: RunIn, fault: str | None) -> Run:
+def new_run(thread: Thread, agent: Agent, body: RunOptionsIn, fault: str | None) -> Run:
     """A queued run of `agent` on `thread` with the body's overrides applied."""
     instructions = agent.instructions if body.instructions is None else body.instructions
-    if body.additional_instructions:
+    if isinstance(body, RunIn) and body.additional_instructions:
         instructions = f"{instructions} {body.additional_instructions}".strip()
     truncation = body.truncation_strategy
     settings = RunSettings(
         model=body.model or agent.model,
         instructions=instructions,
         tools=agent.tools if body.tools is None else tool_json(body.tools),
-        tools_overridden=body.tools is not None,
-        tool_choice=body.tool_choice,
+        tool_choice=body.tool_choice_json(),
         temperature=agent.temperature if body.temperature is None else body.temperature,
         top_p=agent.top_p if body.top_p is None else body.top_p,
         max_prompt_tokens=body.max_prompt_tokens,
@@ -122,7 +121,7 @@ def new_run(thread: Thread, agent: Agent, body: RunIn, fault: str | None) -> Run
         truncation_strategy=(
             truncation.model_dump() if truncation else {"type": "auto", "last_messages": None}
         ),
-        response_format=body.response_format or agent.response_format,
+        response_format=body.response_format_json() or agent.response_format,
         parallel_tool_calls=True if body.parallel_tool_calls is None else body.parallel_tool_calls,
         metadata=body.metadata or {},
         tool_resources=body.tool_resources or agent.tool_resources,
