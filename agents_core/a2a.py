@@ -20,6 +20,7 @@ from typing import Any
 
 from a2a.types import (
     Artifact,
+    ListTasksRequest,
     ListTasksResponse,
     Message,
     Part,
@@ -37,6 +38,7 @@ from google.protobuf.json_format import MessageToDict
 
 from agents_core import chat
 from agents_core.a2a_wire import (
+    CONTENT_TYPE_NOT_SUPPORTED,
     INVALID_PARAMS,
     TASK_NOT_CANCELABLE,
     TASK_NOT_FOUND,
@@ -72,6 +74,25 @@ STATES = {
 TERMINAL = {"completed", "incomplete", "failed", "expired", "cancelled"}
 ARTIFACT_ID = "response"
 POLL_INTERVAL = 0.5
+MESSAGE_ID_KEY = "a2a_message_id"  # Foundry metadata: values up to 512 characters
+OUTPUT_MODES = ("text/plain", "text/*", "text", "*/*")
+STAMPS = {  # when a run entered its status (threads API fields; responses have created_at)
+    "queued": "created_at",
+    "in_progress": "started_at",
+    "requires_action": "started_at",
+    "cancelling": "started_at",
+    "completed": "completed_at",
+    "incomplete": "completed_at",
+    "failed": "failed_at",
+    "expired": "expires_at",
+    "cancelled": "cancelled_at",
+}
+
+
+def state_name(status: str) -> str:
+    """A run status as the task state's name: `completed`, `input-required`, ..."""
+    state = STATES.get(status, TaskState.TASK_STATE_WORKING)
+    return TaskState.Name(state).removeprefix("TASK_STATE_").lower().replace("_", "-")
 
 
 def task_id(thread_id: str, run_id: str) -> str:
@@ -85,17 +106,22 @@ def _split_task_id(value: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def _now() -> Any:
+def _now(at: Any = None) -> Any:
+    """A protobuf timestamp: `at` (Unix seconds) when the upstream gave one, else now."""
     from google.protobuf.timestamp_pb2 import Timestamp
 
     stamp = Timestamp()
-    stamp.GetCurrentTime()
+    if isinstance(at, int | float) and not isinstance(at, bool) and at > 0:
+        stamp.FromSeconds(int(at))
+    else:
+        stamp.GetCurrentTime()
     return stamp
 
 
-def _agent_message(context_id: str, task: str, parts: list[Part]) -> Message:
+def _agent_message(context_id: str, task: str, parts: list[Part], key: str = "") -> Message:
+    """An agent message; `key` makes its id stable (the same status read twice, one id)."""
     return Message(
-        message_id=f"msg-{uuid.uuid4().hex}",
+        message_id=f"msg-{key}" if key else f"msg-{uuid.uuid4().hex}",
         context_id=context_id,
         task_id=task,
         role=Role.ROLE_AGENT,
@@ -107,7 +133,8 @@ def _status(run: dict[str, Any]) -> TaskStatus:
     """The task status for a run, with a message saying why when it needs one."""
     status = str(run.get("status", ""))
     context_id, run_id = str(run.get("thread_id", "")), str(run.get("id", ""))
-    result = _state(STATES.get(status, TaskState.TASK_STATE_WORKING))
+    at = run.get(STAMPS.get(status, "created_at")) or run.get("completed_at")
+    result = _state(STATES.get(status, TaskState.TASK_STATE_WORKING), at or run.get("created_at"))
     parts: list[Part] = []
     if status in ("failed", "expired"):
         error = run.get("last_error") or {}
@@ -130,7 +157,8 @@ def _status(run: dict[str, Any]) -> TaskStatus:
         data.data.struct_value.update({"tool_calls": pending})
         parts.append(data)
     if parts:
-        result.message.CopyFrom(_agent_message(context_id, task_id(context_id, run_id), parts))
+        key = f"{run_id}-{status}-{len(pending_tool_calls(run))}"
+        result.message.CopyFrom(_agent_message(context_id, task_id(context_id, run_id), parts, key))
     return result
 
 
@@ -171,8 +199,37 @@ class TaskRef:
         )
 
 
-def _state(state: Any) -> TaskStatus:
-    return TaskStatus(state=state, timestamp=_now())
+def _state(state: Any, at: Any = None) -> TaskStatus:
+    return TaskStatus(state=state, timestamp=_now(at))
+
+
+def _limit_history(task: Task, length: int | None) -> Task:
+    """Keep the last `length` history messages (all of them when None)."""
+    if length is not None:
+        keep = list(task.history)[-length:] if length else []
+        del task.history[:]
+        task.history.extend(keep)
+    return task
+
+
+def _check_output_modes(request: SendMessageRequest) -> None:
+    modes = [mode.strip().lower() for mode in request.configuration.accepted_output_modes]
+    if modes and not any(mode in OUTPUT_MODES for mode in modes):
+        raise RpcError(
+            CONTENT_TYPE_NOT_SUPPORTED,
+            f"this agent answers in text/plain, which acceptedOutputModes {modes} exclude",
+        )
+
+
+def _tag(body: dict[str, Any], message_id: str) -> None:
+    """Carry the A2A messageId to Foundry as message (and run) metadata, for tracing."""
+    if not message_id or len(message_id) > 512:
+        return
+    tag = {MESSAGE_ID_KEY: message_id}
+    messages = (body.get("thread") or {}).get("messages") or body.get("additional_messages") or []
+    for message in messages:
+        message["metadata"] = {**message.get("metadata", {}), **tag}
+    body["metadata"] = {**body.get("metadata", {}), **tag}
 
 
 @dataclass
@@ -189,6 +246,7 @@ class TaskService:
 
     def _plan(self, request: SendMessageRequest) -> RunPlan:
         message = request.message
+        _check_output_modes(request)
         if message.task_id:
             return RunPlan(None, {"assistant_id": self.agent_id}, self._tool_answer(message))
         content = [message_content(part, index) for index, part in enumerate(message.parts)]
@@ -196,9 +254,11 @@ class TaskService:
             chat_request = parse_request(
                 {"model": self.alias, "messages": [{"role": "user", "content": content}]}, 1
             )
-            return plan_run(chat_request, self.agent_id, message.context_id or None)
+            plan = plan_run(chat_request, self.agent_id, message.context_id or None)
         except AdapterError as exc:
             raise RpcError(INVALID_PARAMS, exc.message) from None
+        _tag(plan.body, message.message_id)
+        return plan
 
     def _tool_answer(self, message: Message) -> ToolAnswer:
         thread_id, run_id = _split_task_id(message.task_id)
@@ -233,12 +293,12 @@ class TaskService:
 
     async def _single_call_answer(self, answer: ToolAnswer) -> RunPlan:
         """Plain text answers the task's one pending call."""
-        run = await self._run(answer.thread_id, answer.run_id)
+        run = await self._run(answer.thread_id, answer.run_id or "")
         calls = pending_tool_calls(run)
         if run.get("status") != "requires_action":
             raise RpcError(
-                INVALID_PARAMS,
-                f"task is {STATES.get(str(run.get('status')), 'done')} and takes no more input; "
+                UNSUPPORTED_OPERATION,
+                f"task is {state_name(str(run.get('status')))} and takes no more input; "
                 "send a new message with the same contextId to continue the conversation",
             )
         if len(calls) != 1:
@@ -257,7 +317,9 @@ class TaskService:
         except NotFound:
             raise RpcError(TASK_NOT_FOUND, f"task {task_id(thread_id, run_id)} not found") from None
 
-    async def send(self, request: SendMessageRequest, blocking: bool) -> SendMessageResponse:
+    async def send(
+        self, request: SendMessageRequest, blocking: bool, history_length: int | None = None
+    ) -> SendMessageResponse:
         """Run the message to its end (or until it exists, when not blocking)."""
         if not blocking and self.versioned:
             raise RpcError(
@@ -275,7 +337,7 @@ class TaskService:
                                 _state(TaskState.TASK_STATE_SUBMITTED)
                             )
                             task.history.append(self._echo(request, event))
-                            return SendMessageResponse(task=task)
+                            return SendMessageResponse(task=_limit_history(task, history_length))
                         if isinstance(event, TextDelta):
                             text.append(event.text)
         except TimeoutError:
@@ -287,7 +349,7 @@ class TaskService:
         assert run.started is not None and run.ended is not None
         task = await self._task(run.ended.run, "".join(text))
         task.history.append(self._echo(request, run.started))
-        return SendMessageResponse(task=task)
+        return SendMessageResponse(task=_limit_history(task, history_length))
 
     def _echo(self, request: SendMessageRequest, started: RunStarted) -> Message:
         message = Message()
@@ -350,15 +412,20 @@ class TaskService:
         finally:
             await stream.__aexit__(None, None, None)
 
-    async def get(self, value: str) -> Task:
+    async def get(self, value: str, history_length: int | None = None) -> Task:
+        """The task from its run; history is the agent's reply (the thread holds the rest)."""
         thread_id, run_id = _split_task_id(value)
-        return await self._task(await self._run(thread_id, run_id))
+        task = await self._task(await self._run(thread_id, run_id))
+        reply = [part for artifact in task.artifacts for part in artifact.parts]
+        if reply:
+            task.history.append(_agent_message(thread_id, task.id, reply))
+        return _limit_history(task, history_length)
 
     async def cancel(self, value: str) -> Task:
         thread_id, run_id = _split_task_id(value)
         run = await self._run(thread_id, run_id)
         if run.get("status") in TERMINAL:
-            raise RpcError(TASK_NOT_CANCELABLE, f"task is already {STATES[str(run['status'])]}")
+            raise RpcError(TASK_NOT_CANCELABLE, f"task is already {state_name(str(run['status']))}")
         try:
             run = await self.foundry.cancel_run(self.project, thread_id, run_id)
         except AdapterError as exc:
@@ -375,45 +442,88 @@ class TaskService:
         """Follow a task by polling its run: Foundry cannot re-attach to a run's stream."""
         thread_id, run_id = _split_task_id(value)
         run = await self._run(thread_id, run_id)
+        if run.get("status") in TERMINAL:
+            raise RpcError(
+                UNSUPPORTED_OPERATION,
+                f"task is {state_name(str(run['status']))}: there is nothing to subscribe to; "
+                "GetTask returns it",
+            )
         return self._follow(run)
 
     async def _follow(self, run: dict[str, Any]) -> AsyncGenerator[StreamResponse, None]:
         ref = TaskRef(str(run["thread_id"]), str(run["id"]))
         yield StreamResponse(task=ref.task(_status(run)))
         deadline = time.monotonic() + self.deadline
-        waiting = TERMINAL | {"requires_action"}
         last = run.get("status")
-        while run.get("status") not in waiting and time.monotonic() < deadline:
+        while run.get("status") not in TERMINAL and time.monotonic() < deadline:
             await asyncio.sleep(POLL_INTERVAL)
             run = await self._run(ref.thread_id, ref.run_id)
             if run.get("status") != last:
                 last = run.get("status")
                 if last not in TERMINAL:
                     yield ref.status_event(_status(run))
+        if run.get("status") not in TERMINAL:
+            return  # the deadline passed with the task still open: the caller resubscribes
         text = await self.foundry.run_text(self.project, ref.thread_id, ref.run_id)
         if text:
             yield ref.artifact_event(text, append=False, last=True)
         yield ref.status_event(_status(run))
 
-    async def list(self, context_id: str, page_size: int, page_token: str) -> ListTasksResponse:
-        """The runs of one conversation, newest first (Foundry lists runs per thread only)."""
-        if not context_id or not THREAD_ID.fullmatch(context_id):
+    async def list(self, request: ListTasksRequest) -> ListTasksResponse:
+        """The tasks of one conversation, newest first (Foundry lists runs per thread only).
+
+        A `contextId` that names no conversation of this agent is an empty
+        page. Every call reads the conversation's runs (one request per 100),
+        so `totalSize` is exact and the page token is an offset into them.
+        """
+        context_id = request.context_id
+        if not context_id:
             raise RpcError(
-                INVALID_PARAMS, "ListTasks needs params.contextId: Foundry lists runs per thread"
+                UNSUPPORTED_OPERATION,
+                "ListTasks needs params.contextId: Foundry lists runs per conversation, and "
+                "this agent cannot tell one caller's conversations from another's",
             )
-        limit = min(max(page_size or 20, 1), 100)
-        try:
-            runs, cursor = await self.foundry.list_runs(
-                self.project, context_id, limit, page_token or None
-            )
-        except NotFound:
-            raise RpcError(INVALID_PARAMS, f"contextId {context_id} not found") from None
-        response = ListTasksResponse(page_size=len(runs), total_size=len(runs))
-        for run in runs:
-            response.tasks.append(TaskRef(context_id, str(run["id"])).task(_status(run)))
-        if cursor:
-            response.next_page_token = cursor
+        limit = request.page_size if request.HasField("page_size") else 50
+        offset = _page_offset(request.page_token)
+        response = ListTasksResponse(page_size=limit)
+        if not THREAD_ID.fullmatch(context_id):
+            return response
+        wanted = request.status or None
+        tasks: list[Task] = []
+        cursor: str | None = None
+        while True:
+            try:
+                runs, cursor = await self.foundry.list_runs(self.project, context_id, 100, cursor)
+            except NotFound:
+                return response
+            except AdapterError as exc:
+                if exc.code == "unsupported_operation":
+                    raise RpcError(UNSUPPORTED_OPERATION, exc.message) from None
+                raise
+            for run in runs:
+                task = TaskRef(context_id, str(run["id"])).task(_status(run))
+                if wanted is None or task.status.state == wanted:
+                    tasks.append(task)
+            if not cursor:
+                break
+        tasks.sort(key=lambda task: task.status.timestamp.seconds, reverse=True)  # stable
+        page = tasks[offset : offset + limit]
+        if request.include_artifacts:
+            for task in page:
+                text = await self.foundry.run_text(self.project, context_id, task.id.split(".")[1])
+                if text:
+                    task.artifacts.append(_artifact(text))
+        response.tasks.extend(page)
+        response.total_size = len(tasks)
+        if offset + limit < len(tasks):
+            response.next_page_token = str(offset + limit)
         return response
+
+
+def _page_offset(token: str) -> int:
+    if token and not token.isdigit():
+        raise RpcError(INVALID_PARAMS, "params.pageToken is not a token this agent issued")
+    return int(token or 0)
 
 
 def _text(value: Any) -> str:

@@ -44,12 +44,15 @@ __all__ = [
     "TASK_NOT_CANCELABLE",
     "TASK_NOT_FOUND",
     "UNSUPPORTED_OPERATION",
+    "VERSION_NOT_SUPPORTED",
     "Call",
     "RpcError",
     "agent_card",
+    "check_version",
     "message_content",
     "parse_call",
     "rpc_error",
+    "wire_version",
 ]
 
 PARSE_ERROR = -32700
@@ -63,6 +66,22 @@ PUSH_NOT_SUPPORTED = -32003
 UNSUPPORTED_OPERATION = -32004
 CONTENT_TYPE_NOT_SUPPORTED = -32005
 EXTENDED_CARD_NOT_CONFIGURED = -32007
+VERSION_NOT_SUPPORTED = -32009
+REASONS = {
+    PARSE_ERROR: "PARSE_ERROR",
+    INVALID_REQUEST: "INVALID_REQUEST",
+    METHOD_NOT_FOUND: "METHOD_NOT_FOUND",
+    INVALID_PARAMS: "INVALID_PARAMS",
+    INTERNAL_ERROR: "INTERNAL_ERROR",
+    TASK_NOT_FOUND: "TASK_NOT_FOUND",
+    TASK_NOT_CANCELABLE: "TASK_NOT_CANCELABLE",
+    PUSH_NOT_SUPPORTED: "PUSH_NOTIFICATION_NOT_SUPPORTED",
+    UNSUPPORTED_OPERATION: "UNSUPPORTED_OPERATION",
+    CONTENT_TYPE_NOT_SUPPORTED: "CONTENT_TYPE_NOT_SUPPORTED",
+    EXTENDED_CARD_NOT_CONFIGURED: "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
+    VERSION_NOT_SUPPORTED: "VERSION_NOT_SUPPORTED",
+}
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
 Operation = Literal["send", "stream", "get", "cancel", "subscribe", "list"]
 Version = Literal["1.0", "0.3"]
@@ -97,11 +116,57 @@ class RpcError(Exception):
         self.message = message
         self.data = data
 
-    def body(self, request_id: Any) -> dict[str, Any]:
+    def body(self, request_id: Any, version: Version = "0.3") -> dict[str, Any]:
+        """The error envelope: 1.0 puts a `google.rpc.ErrorInfo` in `data`, 0.3 the data as is."""
         error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
+        if version == "1.0":
+            metadata = {key: str(value) for key, value in (self.data or {}).items()}
+            reason = REASONS.get(self.code, "INTERNAL_ERROR")
+            error["data"] = [
+                {
+                    "@type": ERROR_INFO,
+                    "reason": reason,
+                    "domain": "a2a-protocol.org",
+                    "metadata": metadata,
+                }
+            ]
+        elif self.data is not None:
             error["data"] = self.data
         return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+def check_version(header: str | None) -> None:
+    """-32009 for an `A2A-Version` this server does not speak; a missing one is fine."""
+    stated = (header or "").strip()
+    if stated and stated.split(".")[:2] not in (["1", "0"], ["1"], ["0", "3"]):
+        raise RpcError(
+            VERSION_NOT_SUPPORTED,
+            f"A2A-Version {stated[:20]!r} is not supported: this agent speaks 1.0 and 0.3",
+            {"supportedVersions": "1.0, 0.3"},
+        )
+
+
+def wire_version(payload: Any, header: str | None) -> Version:
+    """The version an error is rendered in: by method name, else by the `A2A-Version` header."""
+    stated = (header or "").strip()
+    method = payload.get("method") if isinstance(payload, dict) else None
+    if isinstance(method, str) and method in METHODS:
+        return METHODS[method][0]
+    if isinstance(method, str) and "/" in method:
+        return "0.3"
+    return "1.0" if stated.startswith("1") or isinstance(method, str) else "0.3"
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    id: str
+    history_length: int | None  # None: all of it
+
+
+def _history_length(value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise RpcError(INVALID_PARAMS, "historyLength must not be negative")
+    return value
 
 
 @dataclass(frozen=True)
@@ -136,6 +201,23 @@ class Call:
             return bool(configuration.get("blocking", True))
         return not request.configuration.return_immediately
 
+    def task_query(self) -> TaskQuery:
+        """`tasks/get` / `GetTask`: the task id and how much history to return."""
+        if self.version == "0.3":
+            query = _compat(t03.TaskQueryParams, self.params)
+            return TaskQuery(str(query.id), _history_length(query.history_length))
+        request = _parse(self.params, GetTaskRequest())
+        if not request.id:
+            raise RpcError(INVALID_PARAMS, "params.id (the task id) is required")
+        limit = request.history_length if request.HasField("history_length") else None
+        return TaskQuery(str(request.id), _history_length(limit))
+
+    def history_length(self, request: SendMessageRequest) -> int | None:
+        configuration = request.configuration
+        if not configuration.HasField("history_length"):
+            return None
+        return _history_length(configuration.history_length)
+
     def task_id(self) -> str:
         if self.version == "0.3":
             return str(_compat(t03.TaskQueryParams, self.params).id)
@@ -149,18 +231,26 @@ class Call:
 
     def list_request(self) -> ListTasksRequest:
         request: ListTasksRequest = _parse(self.params, ListTasksRequest())
+        if request.HasField("history_length"):
+            _history_length(request.history_length)
+        if request.HasField("page_size") and not 1 <= request.page_size <= 100:
+            raise RpcError(INVALID_PARAMS, "params.pageSize must be between 1 and 100")
         return request
 
     def result(self, value: Task | SendMessageResponse | ListTasksResponse) -> dict[str, Any]:
         """A success envelope in the caller's version."""
-        if self.version == "1.0":
+        if isinstance(value, ListTasksResponse):
+            body = MessageToDict(value)
+            body.setdefault("nextPageToken", "")  # always present, empty on the last page
+            body.setdefault("tasks", [])
+            body.setdefault("totalSize", 0)
+            body.setdefault("pageSize", 0)
+        elif self.version == "1.0":
             body = MessageToDict(value)
         elif isinstance(value, SendMessageResponse):
             body = _dump(v03.to_compat_task(value.task))
         elif isinstance(value, Task):
             body = _dump(v03.to_compat_task(value))
-        else:
-            raise RpcError(METHOD_NOT_FOUND, "ListTasks has no 0.3 equivalent")
         return {"jsonrpc": "2.0", "id": self.id, "result": body}
 
     def event(self, value: StreamResponse) -> dict[str, Any]:
@@ -203,10 +293,14 @@ def rpc_error(exc: AdapterError, operation: str) -> RpcError:
     if exc.upstream_request_id:
         data["upstreamRequestId"] = exc.upstream_request_id
     if isinstance(exc, NotFound):
+        if exc.code in ("model_not_found", "agent_not_found"):
+            data["code"] = "agent_not_found"
+            data["httpStatus"] = 404
+            return RpcError(INVALID_REQUEST, f"unknown agent: {exc.message}", data)
         if exc.code == "thread_not_found" and operation in ("send", "stream"):
             return RpcError(INVALID_PARAMS, f"contextId not found: {exc.message}", data)
         return RpcError(TASK_NOT_FOUND, exc.message, data)
-    if exc.code == "unsupported_operation":
+    if exc.code in ("unsupported_operation", "run_not_waiting", "run_expired"):
         return RpcError(UNSUPPORTED_OPERATION, exc.message, data)
     if exc.status_code in (400, 409, 410, 413):
         return RpcError(INVALID_PARAMS, exc.message, data)

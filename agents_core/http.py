@@ -11,22 +11,24 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents_core import chat, chat_input
 from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
 from agents_core.errors import AdapterError, InvalidRequest, NotFound, PayloadTooLarge
 from agents_core.runtime import Runtime
-from agents_core.sse import encode_json, with_heartbeat
+from agents_core.sse import with_heartbeat
 
 __all__ = ["Handlers", "create_app"]
 
@@ -186,83 +188,15 @@ class Handlers:
 
     async def _a2a_rpc(self, request: Request, request_id: str) -> Response:
         """JSON-RPC 2.0 for one agent, A2A 1.0 and 0.3 on the same URL."""
-        from agents_core import a2a
-        from agents_core.a2a_wire import (
-            INVALID_REQUEST,
-            PARSE_ERROR,
-            RpcError,
-            parse_call,
-            rpc_error,
-        )
+        from agents_core import a2a_rpc
 
         runtime = self.runtime
-        call_id: Any = None
-        try:
-            try:
-                runtime.callers.check(request.headers)
-            except AdapterError as exc:
-                body = RpcError(INVALID_REQUEST, exc.message, {"httpStatus": 401}).body(None)
-                return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-            try:
-                payload = await read_json(request, runtime.settings.max_body_bytes)
-            except PayloadTooLarge as exc:
-                return JSONResponse(RpcError(INVALID_REQUEST, exc.message).body(None), 413)
-            except InvalidRequest as exc:
-                raise RpcError(PARSE_ERROR, exc.message) from None
-            call_id = payload.get("id") if isinstance(payload, dict) else None
-            if not isinstance(call_id, str | int) or isinstance(call_id, bool):
-                call_id = None
-            call = parse_call(payload)
-            agent = self._a2a_agent(runtime, request)
-            service = a2a.TaskService(
-                runtime.client(agent),
-                await runtime.project(agent, request.headers),
-                agent.agent_id,
-                agent.alias,
-                runtime.settings.stream_deadline,
-                runtime.settings.completion_deadline,
-                versioned=agent.kind == "versioned",
-            )
-            try:
-                return await self._a2a_call(service, call, runtime)
-            except AdapterError as exc:
-                raise rpc_error(exc, call.operation) from None
-        except AdapterError as exc:
-            return JSONResponse(rpc_error(exc, "").body(call_id))
-        except RpcError as exc:
-            return JSONResponse(exc.body(call_id))
 
-    async def _a2a_call(self, service: Any, call: Any, runtime: Runtime) -> Response:
-        if call.operation == "send":
-            message = call.send_request()
-            return JSONResponse(call.result(await service.send(message, call.blocking(message))))
-        if call.operation == "get":
-            return JSONResponse(call.result(await service.get(call.task_id())))
-        if call.operation == "cancel":
-            return JSONResponse(call.result(await service.cancel(call.task_id())))
-        if call.operation == "list":
-            listing = call.list_request()
-            return JSONResponse(
-                call.result(
-                    await service.list(listing.context_id, listing.page_size, listing.page_token)
-                )
-            )
-        if call.operation == "stream":
-            events = await service.open_stream(call.send_request())
-        else:
-            events = await service.subscribe(call.task_id())
+        async def read_body(request: Request) -> Any:
+            return await read_json(request, runtime.settings.max_body_bytes)
 
-        async def frames() -> AsyncGenerator[bytes, None]:
-            try:
-                async for event in events:
-                    yield encode_json(call.event(event))
-            finally:
-                await events.aclose()
-
-        return StreamingResponse(
-            with_heartbeat(frames(), runtime.settings.heartbeat_interval),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return await a2a_rpc.serve(
+            request, runtime, read_body, lambda: self._a2a_agent(runtime, request)
         )
 
     async def _a2a_card(self, request: Request, request_id: str) -> Response:
@@ -296,7 +230,9 @@ class Handlers:
             skill_id=agent.agent_id,
             scheme=runtime.callers.scheme(),
         )
-        return JSONResponse(card)
+        from agents_core.a2a_rpc import card_response
+
+        return card_response(request, card)
 
 
 def _public_base(request: Request) -> str:
@@ -389,5 +325,25 @@ def create_app(handlers: Handlers) -> Starlette:
         Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, methods=["GET"]),
     ]
     return Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
+        routes=routes,
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+        middleware=[Middleware(A2ATrailingSlash)],
     )
+
+
+class A2ATrailingSlash:
+    """`/a2a/{agent}/` is `/a2a/{agent}`, with no redirect: clients do not re-POST after one.
+
+    (The Functions host's routing already ignores a trailing slash.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        a2a_path = scope["type"] == "http" and path.startswith("/a2a/") and path.count("/") == 3
+        if a2a_path and path.endswith("/") and len(path) > len("/a2a//"):
+            scope = {**scope, "path": path[:-1], "raw_path": path[:-1].encode()}
+        await self.app(scope, receive, send)

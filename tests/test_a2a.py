@@ -273,9 +273,9 @@ def test_litellm_style_alias_route(emulated: str) -> None:
 
 
 def test_unknown_agent(emulated: str) -> None:
-    body = rpc(
+    response = httpx.post(
         f"{emulated}/a2a/nobody",
-        {
+        json={
             "jsonrpc": "2.0",
             "id": 2,
             "method": "message/send",
@@ -289,15 +289,23 @@ def test_unknown_agent(emulated: str) -> None:
             },
         },
     )
-    # Not configured, so looked up as a versioned agent on the project: Foundry says 404.
-    assert body["error"]["code"] == -32001
+    # Not configured, so looked up as a versioned agent on the project: Foundry says 404,
+    # as the card does; the error says the agent is unknown, not that a task is.
+    body = response.json()
+    assert response.status_code == 404
+    assert (body["id"], body["error"]["code"]) == (2, -32600)
+    assert body["error"]["data"]["code"] == "agent_not_found"
     assert "nobody" in body["error"]["message"]
+    card = httpx.get(f"{emulated}/a2a/nobody/.well-known/agent-card.json")
+    assert card.status_code == 404
 
 
 async def test_keys_are_enforced_and_declared(start_adapter: Any, emulator: str) -> None:
     from agents_core.__main__ import emulator_registry
 
-    base = start_adapter(registry=emulator_registry(emulator), gateway_api_keys="a2a-key")
+    base = start_adapter(
+        registry=emulator_registry(emulator), gateway_api_keys="a2a-key", public_agent_cards=True
+    )
     card = httpx.get(
         f"{base}/a2a/echo/.well-known/agent-card.json", headers={"x-api-key": "a2a-key"}
     ).json()
@@ -337,13 +345,11 @@ def test_list_tasks_of_a_context(emulated: str, kind: Kind) -> None:
             "params": {"contextId": task["contextId"]},
         },
     )
-    if kind.name == "versioned":
-        assert listing["error"]["code"] == -32004
-        return
     assert [t["id"] for t in listing["result"]["tasks"]] == [task["id"]]
     assert listing["result"]["tasks"][0]["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert (listing["result"]["totalSize"], listing["result"]["nextPageToken"]) == (1, "")
     missing = rpc(url, {"jsonrpc": "2.0", "id": 3, "method": "ListTasks", "params": {}})
-    assert missing["error"]["code"] == -32602
+    assert missing["error"]["code"] == -32004
 
 
 def test_blocking_send_past_its_deadline_is_a_json_rpc_error(
@@ -366,7 +372,8 @@ def test_blocking_send_past_its_deadline_is_a_json_rpc_error(
         )
     assert body["id"] == 7
     assert body["error"]["code"] == -32603
-    assert body["error"]["data"]["httpStatus"] == 504
+    [info] = body["error"]["data"]  # 1.0: a google.rpc.ErrorInfo
+    assert (info["reason"], info["metadata"]["httpStatus"]) == ("INTERNAL_ERROR", "504")
     assert "streaming" in body["error"]["message"]
 
 

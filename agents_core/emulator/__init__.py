@@ -91,8 +91,8 @@ from .app import create_app
 from .cli import main
 from .options import EmulatorOptions
 
-DEMO_AGENTS: tuple[str, ...] = ("asst_echo", "asst_tools", "asst_instructions")
-DEMO_PROMPT_AGENTS: tuple[str, ...] = ("echo:1", "weather:1", "instructions:1")
+DEMO_AGENTS: tuple[str, ...] = ("asst_echo", "asst_tools", "asst_instructions", "asst_tck")
+DEMO_PROMPT_AGENTS: tuple[str, ...] = ("echo:1", "weather:1", "instructions:1", "tck:1")
 """Demo versioned agents as agent version ids (`name:version`)."""
 
 __all__ = ["DEMO_AGENTS", "DEMO_PROMPT_AGENTS", "EmulatorOptions", "create_app", "main"]

@@ -31,6 +31,20 @@ WEATHER_TOOL: JSON = {
 }
 
 
+ASK_USER_TOOL: JSON = {
+    "type": "function",
+    "function": {
+        "name": "ask_user",
+        "description": "Ask the user for more input before going on.",
+        "parameters": {
+            "type": "object",
+            "properties": {"question": {"type": "string", "description": "What to ask"}},
+            "required": ["question"],
+        },
+    },
+}
+
+
 def demo_agents() -> list[Agent]:
     """Fresh instances of the three demo agents."""
     return [
@@ -59,6 +73,15 @@ def demo_agents() -> list[Agent]:
             instructions="You are a helpful assistant.",
             persona="instructions",
         ),
+        Agent(
+            id="asst_tck",
+            name="TCK",
+            description="Scripted by the A2A messageId prefix, as the A2A conformance kit expects.",
+            model=DEMO_MODEL,
+            instructions="Behave as the A2A conformance kit's scenarios say.",
+            persona="tck",
+            tools=[ASK_USER_TOOL],
+        ),
     ]
 
 
@@ -74,6 +97,7 @@ class Turn:
     parallel_tool_calls: bool
     response_format: str | JSON
     results: Sequence[ToolResult] = ()
+    message_id: str = ""  # the A2A messageId the latest user message carries as metadata
 
 
 @dataclass(frozen=True)
@@ -100,6 +124,10 @@ class CallTools:
 
 def respond(turn: Turn) -> Reply | CallTools:
     """The agent's next move: call function tools, or reply with text."""
+    if turn.persona == "tck":
+        from .tck_agent import respond_tck
+
+        return respond_tck(turn)
     calls = _tool_calls(turn)
     if calls:
         return CallTools(calls)

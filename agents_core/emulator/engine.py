@@ -197,6 +197,14 @@ class Engine:
             parallel_tool_calls=s.parallel_tool_calls,
             response_format=s.response_format,
             results=tuple(run.results),
+            message_id=next(
+                (
+                    m.metadata.get("a2a_message_id", "")
+                    for m in reversed(thread.messages)
+                    if m.role == "user"
+                ),
+                "",
+            ),
         )
 
     async def _pause(self, run: Run, share: float) -> None:

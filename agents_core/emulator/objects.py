@@ -16,7 +16,7 @@ from typing import Literal
 from .bodies import JSON, ImageFilePart, ImageUrlPart, MessageIn
 from .feed import Feed
 
-Persona = Literal["echo", "tools", "instructions"]
+Persona = Literal["echo", "tools", "instructions", "tck"]
 
 ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .agents import DEMO_MODEL, WEATHER_TOOL
+from .agents import ASK_USER_TOOL, DEMO_MODEL, WEATHER_TOOL
 from .bodies import JSON
 from .errors import ApiError, bad_request
 from .objects import Persona, now
@@ -179,6 +179,15 @@ def demo_prompt_agents() -> list[PromptAgent]:
             model=DEMO_MODEL,
             instructions="You are a helpful assistant.",
             description="Shows its instructions and any system/developer items, then echoes.",
+        ),
+        AgentVersion(
+            name="tck",
+            version="1",
+            persona="tck",
+            model=DEMO_MODEL,
+            instructions="Behave as the A2A conformance kit's scenarios say.",
+            tools=[flat_tool(ASK_USER_TOOL)],
+            description="Scripted by the A2A messageId prefix, as the A2A conformance kit expects.",
         ),
     ]
     return [PromptAgent(v.name, [v]) for v in versions]

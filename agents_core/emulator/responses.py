@@ -135,6 +135,7 @@ def agent_turn(
         parallel_tool_calls=body.parallel_tool_calls is not False,
         response_format="auto",
         results=tuple(pending_results(seen)),
+        message_id=(body.metadata or {}).get("a2a_message_id", ""),
     )
 
 
