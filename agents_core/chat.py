@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from agents_core.chat_input import ChatRequest, RunPlan, encode_call_id
+from agents_core.chat_input import MAX_CALLER_CALL_ID, ChatRequest, RunPlan, encode_call_id
 from agents_core.errors import AdapterError, RateLimited, UpstreamError, UpstreamTimeout
 from agents_core.foundry import (
     AgentClient,
@@ -28,7 +28,7 @@ from agents_core.foundry import (
 )
 from agents_core.sse import encode, encode_json
 
-__all__ = ["ChatStream", "complete", "open_stream", "start"]
+__all__ = ["ChatStream", "Completion", "complete", "open_stream", "start"]
 
 
 def finish_reason(ended: RunEnded) -> str:
@@ -40,10 +40,11 @@ def finish_reason(ended: RunEnded) -> str:
     if status == "requires_action":
         action = run.get("required_action") or {}
         if action.get("type", "submit_tool_outputs") != "submit_tool_outputs":
+            asked = action.get("detail") or "approving MCP tool calls, for example"
             raise UpstreamError(
-                f"the agent asks the caller for '{action.get('type')}' (for example approving "
-                "MCP tool calls), which chat completions cannot carry; configure the agent's "
-                "tools not to require approval",
+                f"the agent stopped to ask the caller for '{action.get('type')}' ({asked}), "
+                "which this API cannot carry; configure the agent's tools not to require "
+                "approval or consent",
                 code="unsupported_required_action",
             )
         return "tool_calls"
@@ -84,33 +85,43 @@ def _usage(run: dict[str, Any]) -> dict[str, int] | None:
     }
 
 
-def _tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The run's pending function calls, with ids that route the answer back to this run."""
+def _tool_calls(run: dict[str, Any], named_thread: bool) -> list[dict[str, Any]]:
+    """The run's pending function calls, with ids that route the answer back to this run.
+
+    When the request named its thread, the upstream ids (at most 40
+    characters) are handed out and the thread routes the answer.
+    """
     thread_id, run_id = str(run.get("thread_id")), str(run.get("id"))
+    calls = pending_tool_calls(run)
+    short = named_thread and all(len(str(c.get("id"))) <= MAX_CALLER_CALL_ID for c in calls)
     return [
         {
-            "id": encode_call_id(str(call.get("id")), thread_id, run_id),
+            "id": str(call.get("id"))
+            if short
+            else encode_call_id(str(call.get("id")), thread_id, run_id),
             "type": "function",
             "function": {
                 "name": (call.get("function") or {}).get("name", ""),
                 "arguments": (call.get("function") or {}).get("arguments", ""),
             },
         }
-        for call in pending_tool_calls(run)
+        for call in calls
     ]
 
 
-def file_url(model: str, file_id: str) -> str:
+def file_url(model: str, file_id: str, container_id: str | None = None) -> str:
     """Where this service serves an agent's file (a path under its base URL)."""
-    return f"/v1/files/{quote(file_id, safe='')}/content?model={quote(model, safe='')}"
+    url = f"/v1/files/{quote(file_id, safe='')}/content?model={quote(model, safe='')}"
+    return f"{url}&container_id={quote(container_id, safe='')}" if container_id else url
 
 
 def annotation(raw: dict[str, Any], model: str) -> dict[str, Any]:
     """An upstream text annotation in OpenAI's shape.
 
     `url_citation` is OpenAI's own; file citations and generated files
-    (`file_citation`, `file_path`) keep their type and gain a `url` that
-    downloads the file through this service (see `file_url`).
+    (`file_citation`, `file_path`, `container_file_citation` with its
+    `container_id`) keep their type and gain a `url` that downloads the
+    file through this service (see `file_url`).
     Both upstream shapes are read: the threads API nests the details under
     the type's key, the Responses API puts them at the top level.
     """
@@ -125,7 +136,11 @@ def annotation(raw: dict[str, Any], model: str) -> dict[str, Any]:
         }
     if kind in ("file_citation", "file_path", "container_file_citation"):
         file_id = str(details.get("file_id", ""))
-        body = {**span, "file_id": file_id, "url": file_url(model, file_id)}
+        container = details.get("container_id")
+        container_id = str(container) if container else None
+        body = {**span, "file_id": file_id, "url": file_url(model, file_id, container_id)}
+        if container_id:
+            body["container_id"] = container_id
         if details.get("quote"):
             body["quote"] = details["quote"]
         if details.get("filename"):
@@ -192,9 +207,17 @@ async def start(client: AgentClient, project: Project, plan: RunPlan) -> RunStre
     )
 
 
+@dataclass(frozen=True)
+class Completion:
+    """A `chat.completion` object and what the run did not get of the request."""
+
+    body: dict[str, Any]
+    dropped: tuple[str, ...]
+
+
 async def complete(
     foundry: AgentClient, project: Project, request: ChatRequest, plan: RunPlan, deadline: float
-) -> dict[str, Any]:
+) -> Completion:
     """Run to the end and answer with one `chat.completion` object."""
     created = int(time.time())
     text: list[str] = []
@@ -223,8 +246,8 @@ async def complete(
     if annotations:
         message["annotations"] = annotations
     if reason == "tool_calls":
-        message["tool_calls"] = _tool_calls(run.ended.run)
-    return {
+        message["tool_calls"] = _tool_calls(run.ended.run, plan.named_thread)
+    body = {
         "id": _completion_id(run.started.run_id),
         "object": "chat.completion",
         "created": created,
@@ -234,6 +257,7 @@ async def complete(
         "system_fingerprint": None,
         "thread_id": run.started.thread_id,
     }
+    return Completion(body, (*plan.dropped, *run.dropped))
 
 
 @dataclass
@@ -241,6 +265,7 @@ class ChatStream:
     """A started streaming completion: headers can be sent, `frames()` yields the SSE body."""
 
     request: ChatRequest
+    plan: RunPlan
     run: RunStream
     started: RunStarted
     deadline: float
@@ -254,6 +279,11 @@ class ChatStream:
     @property
     def thread_id(self) -> str:
         return self.started.thread_id
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """What the run did not get of the request (known once the stream has started)."""
+        return (*self.plan.dropped, *self.run.dropped)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
@@ -299,7 +329,7 @@ class ChatStream:
                 if reason == "tool_calls":
                     calls = [
                         {"index": index, **call}
-                        for index, call in enumerate(_tool_calls(event.run))
+                        for index, call in enumerate(_tool_calls(event.run, self.plan.named_thread))
                     ]
                     yield encode_json(self._chunk({"tool_calls": calls}))
                 yield encode_json(self._chunk({}, reason))
@@ -325,7 +355,7 @@ async def open_stream(
     try:
         async for event in run:
             if isinstance(event, RunStarted):
-                return ChatStream(request, run, event, deadline, request_id)
+                return ChatStream(request, plan, run, event, deadline, request_id)
         raise UpstreamError("Foundry stream ended before the run started")
     except BaseException:
         await run.__aexit__(None, None, None)

@@ -1,13 +1,24 @@
 """OpenAI chat-completions requests → one upstream run request.
 
 `parse_request` validates a body (every problem is a 400 naming the
-field); `plan_run` decides the single upstream request a completion makes:
-a new run (on a new thread, or on the caller's `thread_id`), or, when the
-request answers tool calls, `submit_tool_outputs` on the run that asked.
+field); `plan_run` decides the upstream run a completion makes: a new run
+(on a new thread, or on the caller's `thread_id`), or, when the request
+answers tool calls, the tool outputs for the run that asked.
+
+What cannot be honoured follows one rule (README, "Parameters"): a value
+that cannot change the outcome (a parameter's documented default, or
+unset) is accepted; settings the agent owns and token limits below the
+service's minimum are not forwarded or are raised, and reported
+(`RunPlan.dropped`, `RunPlan.adjusted`); any other value is a 400 naming
+the parameter unless the request (`drop_params`) or the operator
+(`DROP_PARAMS`) opts into dropping it. `strict_params: true` makes every
+such case a 400 instead.
 
 Tool-call ids handed to callers encode where the run lives
 (`<call_id>.<thread_id>.<run_id>`), so any instance can route the answer
-with no lookup and no server-side state.
+with no lookup and no server-side state; when the request names its
+thread, the upstream call id alone is handed out (OpenAI's 40-character
+limit) and the thread routes the answer.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -25,6 +37,7 @@ from agents_core.errors import InvalidRequest
 
 __all__ = [
     "THREAD_ID",
+    "AgentKind",
     "ChatMessage",
     "ChatRequest",
     "RunPlan",
@@ -48,6 +61,41 @@ UNSUPPORTED_HINT = {
     "api_version": "the upstream API version comes from the server's configuration only",
 }
 STRICT = ConfigDict(extra="forbid", strict=True)
+AgentKind = Literal["classic", "versioned"]
+MIN_OUTPUT_TOKENS: dict[AgentKind, int] = {"classic": 256, "versioned": 16}
+"""Contract rules 3 and 17: `max_completion_tokens` ≥ 256, `max_output_tokens` ≥ 16."""
+MAX_CALLER_CALL_ID = 40
+"""OpenAI's limit on tool-call ids that a client may replay to an OpenAI model."""
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+# Parameters Foundry runs cannot honour, with the values that cannot change the outcome.
+NEUTRAL: dict[str, Callable[[Any], bool]] = {
+    "presence_penalty": lambda v: v == 0 and not isinstance(v, bool),
+    "frequency_penalty": lambda v: v == 0 and not isinstance(v, bool),
+    "stop": lambda v: v in ("", []),
+    "n": lambda v: v == 1 and not isinstance(v, bool),
+    "logprobs": lambda v: v is False,
+    "top_logprobs": lambda v: v == 0 and not isinstance(v, bool),
+    "logit_bias": lambda v: v == {},
+    "seed": lambda v: False,
+    "service_tier": lambda v: v in ("auto", "default"),
+    "store": lambda v: v is False,
+    "modalities": lambda v: v == ["text"],
+    "prediction": lambda v: False,
+    "audio": lambda v: False,
+    "reasoning_effort": lambda v: False,
+    "verbosity": lambda v: v == "medium",
+    "web_search_options": lambda v: False,
+    "prompt_cache_key": _always,
+    "safety_identifier": _always,
+}
+"""`None` is neutral for every one; `prompt_cache_key` and `safety_identifier` never
+change a reply, but they are not forwarded, so a value is reported."""
+REPORTED_NEUTRAL = frozenset({"prompt_cache_key", "safety_identifier"})
 
 
 class TextPart(BaseModel):
@@ -144,11 +192,29 @@ class ChatRequest(BaseModel):
     response_format: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
     user: str | None = None
-    n: Annotated[int, Field(ge=1, le=1)] | None = None
-    logprobs: Literal[False] | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    drop_params: bool | None = None
+    strict_params: bool = False
+    presence_penalty: Any = None
+    frequency_penalty: Any = None
+    stop: Any = None
+    n: Any = None
+    logprobs: Any = None
+    top_logprobs: Any = None
+    logit_bias: Any = None
+    seed: Any = None
+    service_tier: Any = None
+    store: Any = None
+    modalities: Any = None
+    prediction: Any = None
+    audio: Any = None
+    reasoning_effort: Any = None
+    verbosity: Any = None
+    web_search_options: Any = None
+    prompt_cache_key: Any = None
+    safety_identifier: Any = None
 
     @field_validator("response_format")
     @classmethod
@@ -260,31 +326,102 @@ def decode_call_id(value: str) -> tuple[str, str, str] | None:
 
 @dataclass(frozen=True)
 class ToolAnswer:
-    """Tool results for the run that asked for them."""
+    """Tool results for the run that asked for them (`run_id` None: the thread's waiting run)."""
 
     thread_id: str
-    run_id: str
+    run_id: str | None
     outputs: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """The one upstream request a completion makes: a new run, or tool outputs."""
+    """The upstream run a completion makes (a new run, or tool outputs) and what it leaves out.
+
+    `dropped` names what the request asked for and the run does not get;
+    `adjusted` names values changed to what the service accepts
+    (`max_tokens=256`). Both are reported to the caller. `named_thread`:
+    the request named its thread, so tool calls can be handed out with
+    their upstream ids (see the module docstring).
+    """
 
     thread_id: str | None
     body: dict[str, Any]
     tool_answer: ToolAnswer | None = None
+    dropped: tuple[str, ...] = ()
+    adjusted: tuple[str, ...] = ()
+    named_thread: bool = False
 
 
-def plan_run(request: ChatRequest, agent_id: str, thread_id: str | None) -> RunPlan:
-    """Map a chat request onto a run on a new thread or `thread_id`, or a tool answer."""
-    answer = _tool_answer(request.messages)
+def agent_kind(agent_id: str) -> AgentKind:
+    """Classic agents have `asst_` ids; any other id names a versioned agent."""
+    return "classic" if agent_id.startswith("asst_") else "versioned"
+
+
+class _Omissions:
+    """What a plan leaves out or changes, under the caller's and the operator's rules."""
+
+    def __init__(self, request: ChatRequest, drop_params: bool) -> None:
+        self.strict = request.strict_params
+        self.drop = request.drop_params if request.drop_params is not None else drop_params
+        self.dropped: list[str] = []
+        self.adjusted: list[str] = []
+
+    def unsupported(self, param: str, reason: str) -> None:
+        """A value that would change the reply and cannot be honoured: 400 unless dropping."""
+        if self.drop and not self.strict:
+            self.dropped.append(param)
+            return
+        raise InvalidRequest(
+            f"unsupported value for '{param}': {reason}; send its default, leave it out, "
+            'or send "drop_params": true to have it dropped',
+            param=param,
+        )
+
+    def not_forwarded(self, param: str, reason: str) -> None:
+        """Owned by the agent or outside the contract: reported, or a 400 when strict."""
+        if self.strict:
+            raise InvalidRequest(
+                f"'{param}' cannot be honoured: {reason} (strict_params is set)", param=param
+            )
+        self.dropped.append(param)
+
+    def raised(self, param: str, value: int, minimum: int) -> int:
+        if value >= minimum:
+            return value
+        if self.strict:
+            raise InvalidRequest(
+                f"'{param}' must be at least {minimum} for this agent (the service's minimum)",
+                param=param,
+            )
+        self.adjusted.append(f"{param}={minimum}")
+        return minimum
+
+
+def plan_run(
+    request: ChatRequest,
+    agent_id: str,
+    thread_id: str | None,
+    *,
+    kind: AgentKind | None = None,
+    drop_params: bool = False,
+) -> RunPlan:
+    """Map a chat request onto a run on a new thread or `thread_id`, or a tool answer.
+
+    The body is in the classic run shape, valid for the operation it will
+    be sent to (`../shared/reference/foundry-contract.md`); versioned
+    agents' client translates it to a Responses request.
+    Raises `InvalidRequest` (400) naming the parameter.
+    """
+    kind = kind or agent_kind(agent_id)
+    omit = _Omissions(request, drop_params)
+    _check_neutral(request, omit)
+    answer = _tool_answer(request.messages, thread_id)
     if answer is not None:
         if thread_id and thread_id != answer.thread_id:
             raise InvalidRequest(
                 "the tool calls being answered belong to another thread", param="thread_id"
             )
-        return RunPlan(answer.thread_id, {"assistant_id": agent_id}, answer)
+        return RunPlan(answer.thread_id, {"assistant_id": agent_id}, answer, tuple(omit.dropped))
     instructions = [m.text() for m in request.messages if m.role in ("system", "developer")]
     turns = [m for m in request.messages if m.role in ("user", "assistant", "tool")]
     if thread_id:
@@ -309,22 +446,104 @@ def plan_run(request: ChatRequest, agent_id: str, thread_id: str | None) -> RunP
     else:
         body["thread"] = {"messages": messages}
     if request.tools is not None:
-        body["tools"] = [tool.model_dump(exclude_none=True) for tool in request.tools]
-    optional = {
-        "temperature": request.temperature,
-        "top_p": request.top_p,
-        "max_completion_tokens": request.max_completion_tokens or request.max_tokens,
-        "response_format": request.response_format,
-        "tool_choice": request.tool_choice,
-        "parallel_tool_calls": request.parallel_tool_calls,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
+        body["tools"] = [_function_tool(tool.function, omit) for tool in request.tools]
+    _tool_choice(request, kind, body, omit)
+    _sampling(request, kind, body, omit)
+    limit_param = "max_completion_tokens" if request.max_completion_tokens else "max_tokens"
+    limit = request.max_completion_tokens or request.max_tokens
+    if limit is not None:
+        body["max_completion_tokens"] = omit.raised(limit_param, limit, MIN_OUTPUT_TOKENS[kind])
+    if request.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
     metadata = dict(request.metadata or {})
     if request.user:
         metadata.setdefault("user", request.user[:512])
     if metadata:
         body["metadata"] = metadata
-    return RunPlan(thread_id, body)
+    return RunPlan(
+        thread_id,
+        body,
+        None,
+        tuple(omit.dropped),
+        tuple(omit.adjusted),
+        named_thread=thread_id is not None,
+    )
+
+
+def _check_neutral(request: ChatRequest, omit: _Omissions) -> None:
+    for name, neutral in NEUTRAL.items():
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if not neutral(value):
+            omit.unsupported(name, "Foundry agent runs cannot honour it")
+        elif name in REPORTED_NEUTRAL:
+            omit.dropped.append(name)
+
+
+def _function_tool(function: FunctionTool, omit: _Omissions) -> dict[str, Any]:
+    """A classic function definition: `name`, `description`, `parameters` only (rule 4)."""
+    definition: dict[str, Any] = {"name": function.name}
+    if function.description is not None:
+        definition["description"] = function.description
+    definition["parameters"] = function.parameters or {"type": "object", "properties": {}}
+    if function.strict:
+        omit.not_forwarded(
+            f"tools.{function.name}.strict", "agent function tools have no strict mode"
+        )
+    return {"type": "function", "function": definition}
+
+
+def _tool_choice(
+    request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: _Omissions
+) -> None:
+    """`none`, `auto` or a named function (rule 5); `required` only where the service has it."""
+    choice = request.tool_choice
+    if choice is None:
+        return
+    if choice == "required" and kind == "classic":
+        omit.unsupported(
+            "tool_choice",
+            "classic agents accept 'none', 'auto' or a named function, not 'required'",
+        )
+        return
+    body["tool_choice"] = choice
+
+
+def _sampling(
+    request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: _Omissions
+) -> None:
+    """`temperature`, `top_p`, `response_format`: run settings, or the versioned agent's own."""
+    format_ = request.response_format
+    if kind == "versioned":
+        # Contract rule 14: the service refuses these next to an agent_reference.
+        for name in ("temperature", "top_p"):
+            if getattr(request, name) is not None:
+                omit.not_forwarded(name, "a versioned agent owns its sampling settings")
+        if format_ is not None and format_.get("type") != "text":
+            omit.not_forwarded("response_format", "a versioned agent owns its output format")
+        return
+    for name in ("temperature", "top_p"):
+        if getattr(request, name) is not None:
+            body[name] = getattr(request, name)
+    if format_ is None:
+        return
+    if format_.get("type") != "json_schema":
+        body["response_format"] = {"type": format_["type"]}
+        return
+    schema = format_.get("json_schema")
+    if not isinstance(schema, dict) or not isinstance(schema.get("name"), str):
+        raise InvalidRequest(
+            "invalid 'response_format.json_schema': it needs a 'name' and a 'schema'",
+            param="response_format.json_schema",
+        )
+    definition = {key: schema[key] for key in ("name", "description", "schema") if key in schema}
+    definition.setdefault("schema", {"type": "object"})
+    if schema.get("strict"):
+        omit.not_forwarded(
+            "response_format.json_schema.strict", "agent runs have no strict schema mode"
+        )
+    body["response_format"] = {"type": "json_schema", "json_schema": definition}
 
 
 def _thread_message(message: ChatMessage) -> dict[str, Any]:
@@ -353,8 +572,12 @@ def _thread_message(message: ChatMessage) -> dict[str, Any]:
     return {"role": "user", "content": message.text()}
 
 
-def _tool_answer(messages: list[ChatMessage]) -> ToolAnswer | None:
-    """Tool results that end the conversation, matched to the assistant turn that asked."""
+def _tool_answer(messages: list[ChatMessage], thread_id: str | None) -> ToolAnswer | None:
+    """Tool results that end the conversation, matched to the assistant turn that asked.
+
+    Ids in the self-routing form name their run; plain upstream ids are
+    routed by the request's `thread_id` to the run waiting on that thread.
+    """
     trailing: list[ChatMessage] = []
     for message in reversed(messages):
         if message.role != "tool":
@@ -383,20 +606,26 @@ def _tool_answer(messages: list[ChatMessage]) -> ToolAnswer | None:
             f"missing tool results for: {', '.join(missing)} (answer every call in one request)",
             param="messages",
         )
-    routes = {decode_call_id(call_id) for call_id in asked}
-    if None in routes:
+    by_id = {m.tool_call_id: m.text() for m in trailing}
+    routes = {call_id: decode_call_id(call_id) for call_id in asked}
+    if thread_id and all(
+        route is None and THREAD_ID.fullmatch(call_id) for call_id, route in routes.items()
+    ):
+        outputs = [{"tool_call_id": c, "output": by_id[c]} for c in sorted(asked)]
+        return ToolAnswer(thread_id, None, outputs)
+    if None in routes.values():
         raise InvalidRequest(
-            "these tool calls were not issued by this service (unknown tool_call_id format)",
+            "these tool calls were not issued by this service (unknown tool_call_id format); "
+            "tool calls handed out on a named thread are answered with the same thread_id",
             param="messages",
         )
-    places = {(route[1], route[2]) for route in routes if route is not None}
+    places = {(route[1], route[2]) for route in routes.values() if route is not None}
     if len(places) != 1:
         raise InvalidRequest("the tool calls belong to different runs", param="messages")
-    [(thread_id, run_id)] = places
-    by_id = {m.tool_call_id: m.text() for m in trailing}
+    [(answer_thread, run_id)] = places
     outputs = []
     for call_id in sorted(asked):
-        route = decode_call_id(call_id)
+        route = routes[call_id]
         assert route is not None
         outputs.append({"tool_call_id": route[0], "output": by_id[call_id]})
-    return ToolAnswer(thread_id, run_id, outputs)
+    return ToolAnswer(answer_thread, run_id, outputs)

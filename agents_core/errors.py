@@ -20,9 +20,11 @@ Messages are written for the caller and never include secrets.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 __all__ = [
+    "REQUEST_ID",
     "AdapterError",
     "Conflict",
     "Gone",
@@ -36,6 +38,10 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeout",
 ]
+
+
+REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
+"""The id of the request being served (`req_...`), for log lines written below the handlers."""
 
 
 class AdapterError(Exception):
@@ -53,6 +59,7 @@ class AdapterError(Exception):
         param: str | None = None,
         retry_after: float | None = None,
         upstream_request_id: str | None = None,
+        upstream_code: str | None = None,
         status_code: int | None = None,
     ) -> None:
         super().__init__(message)
@@ -61,6 +68,7 @@ class AdapterError(Exception):
         self.param = param
         self.retry_after = retry_after
         self.upstream_request_id = upstream_request_id
+        self.upstream_code = upstream_code
         if status_code is not None:
             self.status_code = status_code  # type: ignore[misc]
 
@@ -84,6 +92,8 @@ class AdapterError(Exception):
         }
         if self.upstream_request_id:
             error["upstream_request_id"] = self.upstream_request_id
+        if self.upstream_code:
+            error["upstream_code"] = self.upstream_code
         return {"error": error}
 
 

@@ -5,23 +5,33 @@ A turn is `POST {project}/openai/v1/responses` naming the agent with an
 conversation costs one `POST /openai/v1/conversations` first). Requests
 arrive here as threads-API run bodies and leave as Responses bodies; the
 response stream is normalized to the threads API's run shape, a finished
-response that carries `function_call` items being `requires_action`.
+response that carries `function_call` items being `requires_action`, one
+that asks for MCP approval or OAuth consent a `requires_action` of that
+kind.
 
-With an agent, the service refuses `instructions`, `tools` and `text`:
-instructions and system prompts become leading `developer` input items
-(they add to the agent's own instructions, they cannot replace them), and
-tools or a response format in the request are a 400.
+The contract (`../shared/reference/foundry-contract.md`, rules 13-23):
+input items always carry `"type": "message"`; settings the agent owns
+(`model`, `instructions`, `tools`, `text`, `reasoning`, `temperature`,
+`top_p`) are never sent next to an `agent_reference` (`chat_input` reports
+them); instructions and system prompts become leading `developer` items
+(they add to the agent's own instructions); `tool_choice` takes the
+Responses shape; `/openai/v1` routes take no `api-version`. Tools a caller
+declares are never sent: those the agent defines itself (same function
+name) need nothing, the others are reported on the stream (`dropped`).
 """
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from agents_core.errors import Conflict, InvalidRequest
+from agents_core.errors import Conflict, InvalidRequest, NotFound
 from agents_core.foundry import (
+    Api,
     Project,
     RunEnded,
     RunEvent,
@@ -35,42 +45,72 @@ __all__ = ["ResponsesClient", "responses_body"]
 
 RESPONSES = "/openai/v1/responses"
 CONVERSATIONS = "/openai/v1/conversations"
-NOT_WITH_AGENT = {
-    "tools": "versioned agents use the tools defined on the agent in Foundry",
-    "response_format": "versioned agents define their output format in Foundry",
-}
+AGENT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+"""Contract rule 23: letters, digits and hyphens, alphanumeric ends, at most 63 characters."""
+AGENT_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+UPSTREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+ASKS_CALLER = ("mcp_approval_request", "oauth_consent_request")
+AGENT_TTL = 300.0
 
 
 def agent_reference(agent_id: str) -> dict[str, str]:
+    """`{"type": "agent_reference", "name", "version"?}`; a malformed id is a 400, locally."""
     name, _, version = agent_id.partition(":")
+    if not AGENT_NAME.fullmatch(name) or (version and not AGENT_VERSION.fullmatch(version)):
+        raise InvalidRequest(
+            f"'{agent_id}' is not a versioned agent name: letters, digits and hyphens, "
+            "starting and ending with a letter or digit, at most 63 characters, optionally "
+            "':<version>'",
+            code="model_not_found",
+            param="model",
+        )
     reference = {"type": "agent_reference", "name": name}
     if version:
         reference["version"] = version
     return reference
 
 
+def message_item(role: str, content: Any) -> dict[str, Any]:
+    """An input message item; `type` is always sent (contract rule 15)."""
+    return {"type": "message", "role": role, "content": content}
+
+
 def responses_body(body: dict[str, Any]) -> dict[str, Any]:
     """A Responses request for a threads-API run body (see the module docstring)."""
-    for key, reason in NOT_WITH_AGENT.items():
-        if key in body:
-            raise InvalidRequest(f"'{key}' is not supported for this agent: {reason}", param=key)
     items: list[dict[str, Any]] = [
-        {"role": "developer", "content": body[key]}
+        message_item("developer", body[key])
         for key in ("instructions", "additional_instructions")
         if body.get(key)
     ]
     messages = (body.get("thread") or {}).get("messages") or body.get("additional_messages") or []
-    items += [{"role": m["role"], "content": _content(m["content"])} for m in messages]
+    items += [message_item(m["role"], _content(m["content"])) for m in messages]
     result: dict[str, Any] = {
         "agent_reference": agent_reference(str(body["assistant_id"])),
         "input": items,
     }
-    renamed = {"max_completion_tokens": "max_output_tokens"}
-    passed = ("temperature", "top_p", "max_completion_tokens", "metadata", "tool_choice")
-    for key in (*passed, "parallel_tool_calls"):
+    for key in ("metadata", "parallel_tool_calls"):
         if key in body:
-            result[renamed.get(key, key)] = body[key]
+            result[key] = body[key]
+    if "max_completion_tokens" in body:
+        result["max_output_tokens"] = body["max_completion_tokens"]
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        result["tool_choice"] = {"type": "function", "name": choice["function"]["name"]}
+    elif choice is not None:
+        result["tool_choice"] = choice
     return result
+
+
+def function_names(definition: dict[str, Any]) -> set[str]:
+    """Names of the function tools in an agent version's definition."""
+    tools = (definition.get("definition") or {}).get("tools") or []
+    names = set()
+    for tool in tools:
+        if isinstance(tool, dict) and tool.get("type") == "function":
+            name = tool.get("name") or (tool.get("function") or {}).get("name")
+            if isinstance(name, str):
+                names.add(name)
+    return names
 
 
 def _content(content: Any) -> Any:
@@ -103,6 +143,7 @@ def normalize(response: dict[str, Any], conversation: str) -> dict[str, Any]:
         for item in response.get("output") or []
         if item.get("type") == "function_call"
     ]
+    asks = [item for item in response.get("output") or [] if item.get("type") in ASKS_CALLER]
     status = str(response.get("status") or "")
     if status == "failed" and (response.get("error") or {}).get("code") == "expired":
         status = "expired"  # report a response that ran out of time like an expired run
@@ -110,9 +151,13 @@ def normalize(response: dict[str, Any], conversation: str) -> dict[str, Any]:
         "id": response.get("id"),
         "object": "thread.run",
         "thread_id": conversation,
-        "status": "requires_action" if status == "completed" and calls else status,
+        "status": "requires_action" if status == "completed" and (calls or asks) else status,
+        "created_at": response.get("created_at"),
+        "background": bool(response.get("background")),
     }
-    if calls:
+    if asks and status == "completed":
+        run["required_action"] = {"type": asks[0]["type"], "detail": _asked(asks[0])}
+    elif calls:
         run["required_action"] = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {"tool_calls": calls},
@@ -129,6 +174,16 @@ def normalize(response: dict[str, Any], conversation: str) -> dict[str, Any]:
     if response.get("incomplete_details"):
         run["incomplete_details"] = response["incomplete_details"]
     return run
+
+
+def _asked(item: dict[str, Any]) -> str:
+    """What an approval or consent request asks for, in words."""
+    if item.get("type") == "mcp_approval_request":
+        return (
+            f"approval of the MCP tool call '{item.get('name')}' on server "
+            f"'{item.get('server_label')}'"
+        )
+    return f"OAuth consent for '{item.get('server_label')}' at {item.get('consent_link')}"
 
 
 def output_text(response: dict[str, Any]) -> str:
@@ -168,19 +223,32 @@ class ResponsesClient:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+        self._agents: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     async def _json(
-        self, project: Project, method: str, path: str, body: Any = None, *, versioned: bool = False
+        self,
+        project: Project,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        *,
+        api: Api = "openai",
     ) -> dict[str, Any]:
-        request = self._transport.build(project, method, path, body, versioned=versioned)
+        request = self._transport.build(project, method, path, body, params, api=api)
         return await self._transport.json(request, project)
 
     def _stream(
         self, project: Project, body: dict[str, Any], conversation: str | None
     ) -> RunStream:
         events = ResponseEvents()
+        stream: RunStream
 
         async def open_stream() -> httpx.Response:
+            request_body = dict(body)
+            tools = request_body.pop("tools", None)
+            if tools:
+                stream.dropped.extend(await self._not_the_agents(project, request_body, tools))
             events.conversation = conversation or str(
                 (await self._json(project, "POST", CONVERSATIONS, {}))["id"]
             )
@@ -188,24 +256,66 @@ class ResponsesClient:
                 project,
                 "POST",
                 RESPONSES,
-                {**body, "conversation": events.conversation, "stream": True},
-                versioned=False,
+                {**request_body, "conversation": events.conversation, "stream": True},
+                api="openai",
             )
             return await self._transport.send(request, project, stream=True)
 
-        return RunStream(self, project, open_stream, events)
+        stream = RunStream(self, project, open_stream, events)
+        return stream
+
+    async def _not_the_agents(
+        self, project: Project, body: dict[str, Any], tools: list[dict[str, Any]]
+    ) -> list[str]:
+        """Declared function tools the agent does not define itself (they cannot be added)."""
+        reference = body["agent_reference"]
+        own = function_names(await self._version(project, reference))
+        declared = [str(t["function"]["name"]) for t in tools if t.get("type") == "function"]
+        return [f"tools.{name}" for name in declared if name not in own]
+
+    async def _version(self, project: Project, reference: dict[str, str]) -> dict[str, Any]:
+        """The agent version a reference names (latest when unversioned), cached 5 minutes."""
+        key = (project.endpoint, f"{reference['name']}:{reference.get('version', '')}")
+        cached = self._agents.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        name = reference["name"]
+        if reference.get("version"):
+            path = f"/agents/{name}/versions/{reference['version']}"
+            version = await self._json(project, "GET", path, api="projects")
+        else:
+            agent = await self._json(project, "GET", f"/agents/{name}", api="projects")
+            version = (agent.get("versions") or {}).get("latest") or {}
+        if len(self._agents) >= 1000:
+            self._agents.clear()
+        self._agents[key] = (time.monotonic() + AGENT_TTL, version)
+        return version
 
     def start_run(
-        self, project: Project, body: dict[str, Any], thread_id: str | None = None
+        self,
+        project: Project,
+        body: dict[str, Any],
+        thread_id: str | None = None,
+        *,
+        background: bool = False,
     ) -> RunStream:
-        return self._stream(project, responses_body(body), thread_id)
+        """A streamed response; `background` keeps it going upstream after the stream closes."""
+        request = responses_body(body)
+        if body.get("tools"):
+            request["tools"] = body["tools"]  # read by `open_stream`, never sent
+        if background:
+            request["background"] = True
+        stream = self._stream(project, request, thread_id)
+        if background:
+            stream.detach()
+        return stream
 
     async def continue_run(
         self,
         project: Project,
         agent_id: str,
         thread_id: str,
-        run_id: str,
+        run_id: str | None,
         outputs: list[dict[str, str]],
     ) -> RunStream:
         """`function_call_output` items in the same conversation: a new response continues."""
@@ -220,16 +330,23 @@ class ResponsesClient:
         return normalize(await self._json(project, "GET", f"{RESPONSES}/{run_id}"), thread_id)
 
     async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
-        """Responses are streamed, never background: they stop when their own stream closes."""
-        raise Conflict(
-            f"response {run_id} stops when the request streaming it goes away; "
-            "it cannot be cancelled from another request",
-            code="not_cancelable",
-        )
+        """`POST /openai/v1/responses/{id}/cancel`: only background responses can be cancelled.
+
+        A streamed (non-background) response stops when the request streaming it goes away.
+        """
+        try:
+            response = await self._json(project, "POST", f"{RESPONSES}/{run_id}/cancel", {})
+        except InvalidRequest as exc:
+            raise Conflict(
+                f"response {run_id} is not a background response: it stops when the request "
+                "streaming it goes away, and cannot be cancelled from another request",
+                code="not_cancelable",
+            ) from exc
+        return normalize(response, thread_id)
 
     async def get_agent(self, project: Project, agent_id: str) -> dict[str, Any]:
-        name = agent_id.partition(":")[0]
-        agent = await self._json(project, "GET", f"/agents/{name}", versioned=True)
+        name = agent_reference(agent_id)["name"]
+        agent = await self._json(project, "GET", f"/agents/{name}", api="projects")
         latest = (agent.get("versions") or {}).get("latest") or {}
         return {
             "name": agent.get("name") or name,
@@ -242,14 +359,28 @@ class ResponsesClient:
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        raise InvalidRequest(
-            "Foundry cannot list the responses of a conversation", code="unsupported_operation"
-        )
+        """`GET /openai/v1/responses?conversation_id=` (rule 21), newest first, as runs."""
+        params: dict[str, Any] = {"conversation_id": thread_id, "limit": limit, "order": "desc"}
+        if after:
+            params["after"] = after
+        page = await self._json(project, "GET", RESPONSES, params=params)
+        runs = [normalize(response, thread_id) for response in page.get("data") or []]
+        cursor = str(page["last_id"]) if page.get("has_more") and page.get("last_id") else None
+        return runs, cursor
 
-    async def open_file(self, project: Project, file_id: str) -> httpx.Response:
-        request = self._transport.build(
-            project, "GET", f"/openai/v1/files/{file_id}/content", versioned=False
+    async def open_file(
+        self, project: Project, file_id: str, container_id: str | None = None
+    ) -> httpx.Response:
+        """A file, or a code-interpreter file of a container (rule 20)."""
+        for value in (file_id, container_id):
+            if value is not None and not UPSTREAM_ID.fullmatch(value):
+                raise NotFound(f"no file {value}", code="file_not_found")
+        path = (
+            f"/openai/v1/containers/{container_id}/files/{file_id}/content"
+            if container_id
+            else f"/openai/v1/files/{file_id}/content"
         )
+        request = self._transport.build(project, "GET", path, api="openai")
         return await self._transport.send(request, project, stream=True)
 
     def cancel_in_background(self, project: Project, thread_id: str, run_id: str) -> None:

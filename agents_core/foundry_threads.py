@@ -2,16 +2,25 @@
 
 A run is one request, `POST /threads/runs` (new thread) or
 `POST /threads/{t}/runs`, always streamed so that the event stream ends
-exactly when the run ends and nothing polls.
+exactly when the run ends and nothing polls. Two cases cost more, because
+of the published contract (`../shared/reference/foundry-contract.md`):
+- system text on a new thread: `POST /threads/runs` has no
+  `additional_instructions` (rule 1), so the thread is created first
+  (`POST /threads`) and the run then adds the text to the agent's
+  instructions (`POST /threads/{t}/runs`): two requests;
+- caller-declared tools: a run's `tools` replace the agent's (rule 6), so
+  they are sent after the agent's own tools, read once per agent and
+  cached for five minutes (`GET /assistants/{id}`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
 
-from agents_core.errors import Conflict, Gone, NotFound
+from agents_core.errors import AdapterError, Conflict, Gone, NotFound
 from agents_core.foundry import (
     Project,
     RunEnded,
@@ -34,6 +43,7 @@ TERMINAL_EVENTS = {
     "thread.run.incomplete",
     "thread.run.requires_action",
 }
+AGENT_TTL = 300.0
 
 
 class ThreadsClient:
@@ -41,11 +51,17 @@ class ThreadsClient:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+        self._agents: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
     async def _json(
-        self, project: Project, method: str, path: str, params: dict[str, Any] | None = None
+        self,
+        project: Project,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
     ) -> dict[str, Any]:
-        request = self._transport.build(project, method, path, params=params)
+        request = self._transport.build(project, method, path, body, params=params)
         return await self._transport.json(request, project)
 
     def _stream(
@@ -59,20 +75,84 @@ class ThreadsClient:
         return RunStream(self, project, open_stream, decode, started=started)
 
     def start_run(
-        self, project: Project, body: dict[str, Any], thread_id: str | None = None
+        self,
+        project: Project,
+        body: dict[str, Any],
+        thread_id: str | None = None,
+        *,
+        background: bool = False,
     ) -> RunStream:
-        path = f"/threads/{thread_id}/runs" if thread_id else "/threads/runs"
-        return self._stream(project, path, body)
+        """A streamed run; see the module docstring for when it takes more than one request."""
+
+        async def open_stream() -> httpx.Response:
+            run = dict(body)
+            if "tools" in run:
+                run["tools"] = await self._with_agent_tools(project, run)
+            thread = thread_id
+            if thread is None and run.get("additional_instructions"):
+                created = await self._json(
+                    project, "POST", "/threads", body=run.pop("thread", None) or {}
+                )
+                thread = str(created["id"])
+                try:
+                    return await self._send_run(project, f"/threads/{thread}/runs", run)
+                except AdapterError:
+                    self._delete_thread_in_background(project, thread)
+                    raise
+            path = f"/threads/{thread}/runs" if thread else "/threads/runs"
+            return await self._send_run(project, path, run)
+
+        stream = RunStream(self, project, open_stream, decode)
+        if background:
+            stream.detach()
+        return stream
+
+    async def _send_run(self, project: Project, path: str, body: dict[str, Any]) -> httpx.Response:
+        request = self._transport.build(project, "POST", path, {**body, "stream": True})
+        return await self._transport.send(request, project, stream=True)
+
+    def _delete_thread_in_background(self, project: Project, thread_id: str) -> None:
+        cancel_in_background(
+            lambda: self._json(project, "DELETE", f"/threads/{thread_id}"),
+            f"thread {thread_id} left without a run",
+        )
+
+    async def _with_agent_tools(
+        self, project: Project, body: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The agent's own tools, then the caller's functions it does not define (rule 6)."""
+        agent = await self._agent(project, str(body["assistant_id"]))
+        own: list[dict[str, Any]] = list(agent.get("tools") or [])
+        names = {(t.get("function") or {}).get("name") for t in own if t.get("type") == "function"}
+        added = [t for t in body["tools"] if t["function"]["name"] not in names]
+        return own + added
+
+    async def _agent(self, project: Project, agent_id: str) -> dict[str, Any]:
+        key = (project.endpoint, agent_id)
+        cached = self._agents.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        agent = await self.get_agent(project, agent_id)
+        if len(self._agents) >= 1000:
+            self._agents.clear()
+        self._agents[key] = (time.monotonic() + AGENT_TTL, agent)
+        return agent
 
     async def continue_run(
         self,
         project: Project,
         agent_id: str,
         thread_id: str,
-        run_id: str,
+        run_id: str | None,
         outputs: list[dict[str, str]],
     ) -> RunStream:
-        """`submit_tool_outputs`, after one cheap GET that explains a run no longer waiting."""
+        """`submit_tool_outputs`, after one cheap GET that explains a run no longer waiting.
+
+        Without `run_id`, the GET lists the thread's latest run instead.
+        """
+        if run_id is None:
+            run = await self._latest_run(project, thread_id)
+            run_id = str(run.get("id"))
         run = await self._waiting_run(project, thread_id, run_id)
         pending = {str(call.get("id")) for call in pending_tool_calls(run)}
         stale = sorted({o["tool_call_id"] for o in outputs} - pending)
@@ -87,6 +167,16 @@ class ThreadsClient:
         return self._stream(
             project, path, {"tool_outputs": outputs}, started=RunStarted(thread_id, run_id)
         )
+
+    async def _latest_run(self, project: Project, thread_id: str) -> dict[str, Any]:
+        runs, _ = await self.list_runs(project, thread_id, 1, None)
+        if not runs:
+            raise NotFound(
+                f"thread {thread_id} has no run waiting for tool results",
+                code="run_not_found",
+                param="messages",
+            )
+        return runs[0]
 
     async def _waiting_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
         try:
@@ -147,7 +237,14 @@ class ThreadsClient:
         cursor = str(page["last_id"]) if page.get("has_more") and page.get("last_id") else None
         return list(page.get("data") or []), cursor
 
-    async def open_file(self, project: Project, file_id: str) -> httpx.Response:
+    async def open_file(
+        self, project: Project, file_id: str, container_id: str | None = None
+    ) -> httpx.Response:
+        if container_id is not None:
+            raise NotFound(
+                "classic agents have no containers; their files are read by id alone",
+                code="file_not_found",
+            )
         request = self._transport.build(project, "GET", f"/files/{file_id}/content")
         return await self._transport.send(request, project, stream=True)
 

@@ -43,7 +43,7 @@ MODEL = "azure_ai/agents/asst_x"
         ({"model": 3, "messages": USER}, "model", "model"),
         ({"model": MODEL, "messages": USER, "n": 2}, "n", "n"),
         ({"model": MODEL, "messages": USER, "logprobs": True}, "logprobs", "logprobs"),
-        ({"model": MODEL, "messages": USER, "stop": ["x"]}, "stop", "unsupported parameter"),
+        ({"model": MODEL, "messages": USER, "stop": ["x"]}, "stop", "unsupported value for 'stop'"),
         (
             {"model": MODEL, "messages": USER, "tools": [{"type": "code_interpreter"}]},
             "tools[0].type",

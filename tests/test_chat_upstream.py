@@ -27,6 +27,11 @@ from servers import serve
 
 TOKEN = "static-entra-token-value"
 RUNS = f"{ENDPOINT_PATH}/threads/runs"
+USER = [{"role": "user", "content": "hi"}]
+
+
+def post(base_url: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(f"{base_url}/v1/chat/completions", json=body, timeout=10)
 
 
 def agents_file(httpserver: HTTPServer, tmp_path: Path, monkeypatch: Any) -> Path:
@@ -73,10 +78,7 @@ def test_completion_on_a_new_thread_is_one_upstream_request(
     expect_run(httpserver, texts=["Hello", ", ", "Ada!"])
     raw = client.chat.completions.with_raw_response.create(
         model="helper",
-        messages=[
-            {"role": "system", "content": "Be brief."},
-            {"role": "user", "content": "Hi, I am Ada"},
-        ],
+        messages=[{"role": "user", "content": "Hi, I am Ada"}],
         temperature=0.2,
         top_p=0.9,
         max_tokens=300,
@@ -95,13 +97,13 @@ def test_completion_on_a_new_thread_is_one_upstream_request(
     assert completion.model_extra and completion.model_extra["thread_id"] == "thread_abc"
     assert raw.headers["x-thread-id"] == "thread_abc"
     assert raw.headers["x-request-id"].startswith("req_")
+    assert "x-dropped-params" not in raw.headers and "x-adjusted-params" not in raw.headers
     assert len(httpserver.log) == 1
     assert upstream_bodies(httpserver) == [
         {
             "assistant_id": "asst_test",
             "stream": True,
             "instructions": "You are a greeter.",
-            "additional_instructions": "Be brief.",
             "thread": {"messages": [{"role": "user", "content": "Hi, I am Ada"}]},
             "temperature": 0.2,
             "top_p": 0.9,
@@ -110,6 +112,172 @@ def test_completion_on_a_new_thread_is_one_upstream_request(
             "metadata": {"team": "docs"},
         }
     ]
+
+
+def test_system_text_on_a_new_thread_creates_the_thread_then_the_run(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    """`POST /threads/runs` has no `additional_instructions` (contract rule 1): two requests."""
+    httpserver.expect_request(
+        f"{ENDPOINT_PATH}/threads", method="POST", query_string={"api-version": "v1"}
+    ).respond_with_json({"id": "thread_sys", "object": "thread", "created_at": 1, "metadata": {}})
+    expect_run(
+        httpserver, f"{ENDPOINT_PATH}/threads/thread_sys/runs", texts=["Hi"], thread_id="thread_sys"
+    )
+    raw = client.chat.completions.with_raw_response.create(
+        model="helper",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "developer", "content": "Answer in French."},
+            {"role": "user", "content": "Hi, I am Ada"},
+        ],
+    )
+    assert raw.parse().choices[0].message.content == "Hi"
+    assert raw.headers["x-thread-id"] == "thread_sys"
+    assert upstream_bodies(httpserver) == [
+        {"messages": [{"role": "user", "content": "Hi, I am Ada"}]},
+        {
+            "assistant_id": "asst_test",
+            "stream": True,
+            "additional_instructions": "Be brief.\n\nAnswer in French.",
+        },
+    ]
+
+
+def test_caller_tools_are_added_to_the_agents_own_tools(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    """A run's tools replace the agent's (rule 6): the agent's are read once and sent first."""
+    own = [
+        {"type": "file_search"},
+        {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}},
+    ]
+    httpserver.expect_request(f"{ENDPOINT_PATH}/assistants/asst_test").respond_with_json(
+        {"id": "asst_test", "object": "assistant", "tools": own}
+    )
+    expect_run(httpserver, texts=["ok"])
+    tools = [
+        {"type": "function", "function": {"name": "lookup", "description": "caller's copy"}},
+        {
+            "type": "function",
+            "function": {"name": "open_url", "strict": True, "parameters": {"type": "object"}},
+        },
+    ]
+    for _ in range(2):
+        raw = client.chat.completions.with_raw_response.create(
+            model="helper",
+            messages=[{"role": "user", "content": "hi"}],
+            tools=tools,  # type: ignore[arg-type]
+            tool_choice="auto",
+        )
+        assert raw.headers["x-dropped-params"] == "tools.open_url.strict"
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths == [f"{ENDPOINT_PATH}/assistants/asst_test", RUNS, RUNS]  # read once, cached
+    run = json_body(httpserver.log[1][0])
+    assert run["tools"] == [
+        *own,
+        {"type": "function", "function": {"name": "open_url", "parameters": {"type": "object"}}},
+    ]
+    assert run["tool_choice"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("extra", "sent", "header"),
+    [
+        (
+            {"max_tokens": 1},
+            {"max_completion_tokens": 256},
+            ("x-adjusted-params", "max_tokens=256"),
+        ),
+        (
+            {"max_completion_tokens": 100},
+            {"max_completion_tokens": 256},
+            ("x-adjusted-params", "max_completion_tokens=256"),
+        ),
+        ({"max_tokens": 300}, {"max_completion_tokens": 300}, None),
+        ({"presence_penalty": 0, "frequency_penalty": 0, "stop": [], "n": 1}, {}, None),
+        ({"stop": ["x"], "drop_params": True}, {}, ("x-dropped-params", "stop")),
+        ({"prompt_cache_key": "k"}, {}, ("x-dropped-params", "prompt_cache_key")),
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": "required",
+                "drop_params": True,
+            },
+            {
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "f",
+                            "parameters": {"type": "object", "properties": {}},
+                        },
+                    }
+                ]
+            },
+            ("x-dropped-params", "tool_choice"),
+        ),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "strict": True, "schema": {"type": "object"}},
+                }
+            },
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": {"type": "object"}},
+                }
+            },
+            ("x-dropped-params", "response_format.json_schema.strict"),
+        ),
+    ],
+)
+def test_classic_run_bodies_carry_contract_fields_only(
+    httpserver: HTTPServer,
+    base_url: str,
+    extra: dict[str, Any],
+    sent: dict[str, Any],
+    header: tuple[str, str] | None,
+) -> None:
+    if "tools" in extra:
+        httpserver.expect_request(f"{ENDPOINT_PATH}/assistants/asst_test").respond_with_json(
+            {"id": "asst_test", "tools": []}
+        )
+    expect_run(httpserver, texts=["ok"])
+    response = post(base_url, {"model": "helper", "messages": USER, **extra})
+    assert response.status_code == 200, response.text
+    [body] = [json_body(r) for r, _ in httpserver.log if r.path == RUNS]
+    expected = {"assistant_id": "asst_test", "stream": True, "thread": {"messages": USER}, **sent}
+    assert body == expected
+    if header is None:
+        assert "x-dropped-params" not in response.headers
+        assert "x-adjusted-params" not in response.headers
+    else:
+        assert response.headers[header[0]] == header[1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"max_tokens": 100, "strict_params": True}, "max_tokens"),
+        (
+            {"tool_choice": "required", "tools": [{"type": "function", "function": {"name": "f"}}]},
+            "tool_choice",
+        ),
+        ({"presence_penalty": 0.5}, "presence_penalty"),
+        ({"seed": 7}, "seed"),
+        ({"stop": ["x"]}, "stop"),
+    ],
+)
+def test_what_cannot_be_honoured_is_a_400_before_any_upstream_request(
+    httpserver: HTTPServer, base_url: str, extra: dict[str, Any], param: str
+) -> None:
+    response = post(base_url, {"model": "helper", "messages": USER, **extra})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert httpserver.log == []
 
 
 def test_thread_id_in_body_continues_the_thread_with_only_new_messages(

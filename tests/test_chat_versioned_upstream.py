@@ -16,11 +16,12 @@ import openai
 import pytest
 from pytest_httpserver import HTTPServer
 
-from fakes import ENDPOINT_PATH, json_body, response_events, sse_response
+from fakes import ENDPOINT_PATH, frame, json_body, response_events, sse_response
 
 TOKEN = "versioned-agent-token"
 RESPONSES = f"{ENDPOINT_PATH}/openai/v1/responses"
 CONVERSATIONS = f"{ENDPOINT_PATH}/openai/v1/conversations"
+USER = [{"role": "user", "content": "x"}]
 
 
 @pytest.fixture
@@ -73,17 +74,17 @@ def test_new_conversation_then_one_request_per_turn(
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (4, 6)
     assert completion.model_extra and completion.model_extra["thread_id"] == "conv_new"
     assert raw.headers["x-thread-id"] == "conv_new"
+    assert raw.headers["x-dropped-params"] == "temperature"  # the agent owns it (rule 14)
     conversation, response = (request for request, _ in httpserver.log)
     assert conversation.path == CONVERSATIONS
     assert "api-version" not in response.args
     assert json_body(response) == {
         "agent_reference": {"type": "agent_reference", "name": "trip-planner", "version": "3"},
         "input": [
-            {"role": "developer", "content": "You plan trips."},
-            {"role": "developer", "content": "Be brief."},
-            {"role": "user", "content": "Plan a trip"},
+            {"type": "message", "role": "developer", "content": "You plan trips."},
+            {"type": "message", "role": "developer", "content": "Be brief."},
+            {"type": "message", "role": "user", "content": "Plan a trip"},
         ],
-        "temperature": 0.3,
         "max_output_tokens": 200,
         "conversation": "conv_new",
         "stream": True,
@@ -143,22 +144,203 @@ def test_function_calls_round_trip(httpserver: HTTPServer, client: openai.OpenAI
     }
 
 
+AGENT_VERSION = f"{ENDPOINT_PATH}/agents/trip-planner/versions/3"
+OWN_TOOLS = {
+    "object": "agent.version",
+    "name": "trip-planner",
+    "version": "3",
+    "definition": {
+        "kind": "prompt",
+        "model": "gpt-4.1",
+        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}],
+    },
+}
+
+
 @pytest.mark.parametrize(
-    ("extra", "param"),
+    ("extra", "sent", "headers"),
     [
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
+        (
+            {"temperature": 0.2, "top_p": 0.5, "response_format": {"type": "json_object"}},
+            {},
+            {"x-dropped-params": "temperature, top_p, response_format"},
+        ),
+        ({"response_format": {"type": "text"}}, {}, {}),
+        ({"max_tokens": 1}, {"max_output_tokens": 16}, {"x-adjusted-params": "max_tokens=16"}),
+        ({"max_tokens": 16}, {"max_output_tokens": 16}, {}),
+        (
+            {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
+            {"tool_choice": {"type": "function", "name": "get_weather"}},
+            {},
+        ),
+        ({"tool_choice": "required"}, {"tool_choice": "required"}, {}),
+        ({"parallel_tool_calls": False}, {"parallel_tool_calls": False}, {}),
     ],
 )
-def test_what_the_service_refuses_with_an_agent_is_a_clear_400(
-    httpserver: HTTPServer, base_url: str, extra: dict[str, Any], param: str
+def test_versioned_requests_never_carry_what_the_agent_owns(
+    httpserver: HTTPServer,
+    base_url: str,
+    extra: dict[str, Any],
+    sent: dict[str, Any],
+    headers: dict[str, str],
 ) -> None:
+    expect_response(httpserver, texts=["ok"])
     response = httpx.post(
         f"{base_url}/v1/chat/completions",
-        json={"model": "planner", "messages": [{"role": "user", "content": "x"}], **extra},
+        json={"model": "planner", "thread_id": "conv_x", "messages": USER, **extra},
+    )
+    assert response.status_code == 200, response.text
+    [request] = [request for request, _ in httpserver.log]
+    assert json_body(request) == {
+        "agent_reference": {"type": "agent_reference", "name": "trip-planner", "version": "3"},
+        "input": [{"type": "message", "role": "user", "content": "x"}],
+        "conversation": "conv_x",
+        "stream": True,
+        **sent,
+    }
+    for name in ("x-dropped-params", "x-adjusted-params"):
+        assert response.headers.get(name) == headers.get(name)
+
+
+def test_strict_params_refuses_what_the_agent_owns(httpserver: HTTPServer, base_url: str) -> None:
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "planner", "messages": USER, "temperature": 0, "strict_params": True},
     )
     assert response.status_code == 400
-    assert response.json()["error"]["param"] == param
+    assert response.json()["error"]["param"] == "temperature"
+    assert httpserver.log == []
+
+
+def test_declared_tools_are_never_sent_and_foreign_ones_are_reported(
+    httpserver: HTTPServer, base_url: str
+) -> None:
+    """Open WebUI attaches its own tools to every chat; the agent keeps its own (issue example)."""
+    httpserver.expect_request(AGENT_VERSION, query_string={"api-version": "v1"}).respond_with_json(
+        OWN_TOOLS
+    )
+    expect_response(httpserver, texts=["ok"])
+    tools = [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {}}},
+        {"type": "function", "function": {"name": "web_search", "parameters": {}}},
+    ]
+    for _ in range(2):
+        response = httpx.post(
+            f"{base_url}/v1/chat/completions",
+            json={"model": "planner", "thread_id": "conv_x", "messages": USER, "tools": tools},
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["x-dropped-params"] == "tools.web_search"
+    paths = [request.path for request, _ in httpserver.log]
+    assert paths == [AGENT_VERSION, RESPONSES, RESPONSES]  # the definition is read once
+    assert "tools" not in json_body(httpserver.log[1][0])
+
+
+@pytest.mark.parametrize(
+    ("item", "words"),
+    [
+        (
+            {
+                "type": "mcp_approval_request",
+                "id": "mcpr_1",
+                "server_label": "files",
+                "name": "delete_all",
+                "arguments": "{}",
+            },
+            "approval of the MCP tool call 'delete_all' on server 'files'",
+        ),
+        (
+            {
+                "type": "oauth_consent_request",
+                "id": "oauth_1",
+                "server_label": "github",
+                "consent_link": "https://login.example/consent",
+            },
+            "OAuth consent for 'github'",
+        ),
+    ],
+)
+def test_approval_and_consent_stops_are_clear_errors(
+    httpserver: HTTPServer, base_url: str, item: dict[str, Any], words: str
+) -> None:
+    def respond(request: Any) -> Any:
+        events = list(response_events([]))
+        final = json.loads(events[-1].split(b"data: ", 1)[1])
+        final["response"]["output"] = [item]
+        return sse_response([events[0], frame("response.completed", final)])
+
+    httpserver.expect_request(RESPONSES).respond_with_handler(respond)
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "planner", "thread_id": "conv_x", "messages": USER},
+    )
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_required_action"
+    assert words in error["message"]
+
+
+def test_upstream_error_details_reach_the_caller(httpserver: HTTPServer, base_url: str) -> None:
+    httpserver.expect_request(RESPONSES).respond_with_json(
+        {
+            "error": {
+                "code": "invalid_payload",
+                "message": "Invalid payload",
+                "details": [
+                    {"code": "ValidationError", "message": "not allowed", "param": "metadata"}
+                ],
+            }
+        },
+        status=400,
+        headers={"apim-request-id": "apim-1"},
+    )
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "planner", "thread_id": "conv_x", "messages": USER},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "metadata"
+    assert "metadata: not allowed" in error["message"]
+    assert (error["code"], error["upstream_code"]) == ("invalid_payload", "invalid_payload")
+    assert error["upstream_request_id"] == "apim-1"
+
+
+def test_busy_conversation_is_409_without_the_other_response_id(
+    httpserver: HTTPServer, base_url: str
+) -> None:
+    httpserver.expect_request(RESPONSES).respond_with_json(
+        {
+            "error": {
+                "code": "conversation_locked",
+                "message": "Another response (resp_secret) is in progress in conversation conv_x.",
+            }
+        },
+        status=400,
+    )
+    response = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        json={"model": "planner", "thread_id": "conv_x", "messages": USER},
+    )
+    assert response.status_code == 409
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"]["code"] == "thread_busy"
+    assert "resp_secret" not in response.text
+
+
+def test_bad_versioned_agent_names_never_reach_the_upstream(
+    httpserver: HTTPServer, start_adapter: Any, tmp_path: Path
+) -> None:
+    config = tmp_path / "agents.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: bad\n    litellm_params:\n"
+        "      model: azure_ai/agents/trip_planner.v2\n"
+        f"      api_base: {httpserver.url_for(ENDPOINT_PATH)}\n      api_key: {TOKEN}\n"
+    )
+    base = start_adapter(agents_config=config)
+    response = httpx.post(f"{base}/v1/chat/completions", json={"model": "bad", "messages": USER})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "model"
     assert httpserver.log == []
 
 
