@@ -3,18 +3,30 @@
 `serve` runs the adapter on uvicorn with the same routes `func start`
 serves. With no `AZURE_AI_PROJECT_ENDPOINT` and no `AGENTS_CONFIG` (or with
 `--emulator`) it embeds the local Foundry emulator on the same port, so the
-service answers without an Azure account.
+service answers without an Azure account; the emulator holds every
+conversation, so it is served on loopback only and, with gateway keys set,
+behind them.
+
+Slow clients are bounded: headers must arrive within `--header-timeout`,
+bodies within `BODY_READ_TIMEOUT`, and connections beyond what the process's
+file descriptors allow are closed at once instead of exhausting them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hmac
 import logging
+import resource
+import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
+from agents_core.auth import CallerAuth
 from agents_core.config import (
     MODEL_PREFIX,
     AgentRegistry,
@@ -24,21 +36,24 @@ from agents_core.config import (
     load_registry,
     load_settings,
 )
-from agents_core.http import Handlers, create_app
+from agents_core.errors import AdapterError
+from agents_core.http import Handlers, create_app, error_response
 from agents_core.runtime import Runtime
 
 EMULATOR_PREFIX = "/emulator"
 EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 - the emulator's own, not a secret
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+HEADER_TIMEOUT = 10.0
+FDS_PER_CONNECTION = 2  # the caller's socket and, while it is served, one upstream connection
 
 
-def emulator_registry(endpoint: str) -> AgentRegistry:
+def emulator_registry(endpoint: str, token: str = EMULATOR_TOKEN) -> AgentRegistry:
     """The emulator's demo agents: classic ones as `echo`, `tools`, `instructions`, versioned
     ones by id (`echo:1`, `weather:1`, `instructions:1`); any other id by prefix."""
     from agents_core.emulator import DEMO_AGENTS, DEMO_PROMPT_AGENTS
 
     agent_ids = (*DEMO_AGENTS, *DEMO_PROMPT_AGENTS)
-    credential = Credential("token", token=SecretStr(EMULATOR_TOKEN))
+    credential = Credential("token", token=SecretStr(token))
     agents = {
         agent_id.removeprefix("asst_"): AgentSpec(
             agent_id.removeprefix("asst_"), agent_id, endpoint, credential
@@ -51,24 +66,37 @@ def emulator_registry(endpoint: str) -> AgentRegistry:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agents_core")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the adapter locally")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7071)
+    serve = commands.add_parser(
+        "serve",
+        help="run the adapter locally",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--port", type=int, default=7071, help="port to bind")
     serve.add_argument("--config", type=Path, help="LiteLLM-style model_list YAML (AGENTS_CONFIG)")
-    serve.add_argument("--emulator", action="store_true", help="use the embedded Foundry emulator")
+    serve.add_argument(
+        "--emulator",
+        action="store_true",
+        help="use the embedded Foundry emulator (the default when no Azure setting is given; "
+        "loopback only)",
+    )
     serve.add_argument(
         "--allow-open",
         action="store_true",
         help="serve on a non-loopback address without GATEWAY_API_KEYS",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT,
+        help="seconds a connection may take to send its request headers",
     )
     commands.add_parser(
         "emulator", help="run the Foundry Agent Service emulator alone", add_help=False
     )
     args, rest = parser.parse_known_args(argv)
     if args.command == "emulator":
-        from agents_core.emulator import main as emulator_main
-
-        return emulator_main(rest)
+        return _emulator(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
@@ -81,6 +109,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _emulator(argv: list[str]) -> int:
+    from agents_core.emulator import main as emulator_main
+
+    if {"-h", "--help"} & set(argv):
+        print(
+            "usage: python -m agents_core emulator [--host HOST] [--port PORT] "
+            "[--latency-ms MS] [--run-ms MS] [--accept-token T]\n\n"
+            "Run the Foundry Agent Service emulator alone.\n\n"
+            "options:\n"
+            "  --host HOST         address to bind (default: 127.0.0.1)\n"
+            "  --port PORT         port to bind (default: 8080)\n"
+            "  --latency-ms MS     delay before every answer (default: 0)\n"
+            "  --run-ms MS         duration of each run (default: 300)\n"
+            "  --accept-token T    the only bearer token accepted (default: any token)"
+        )
+        return 0
+    return int(emulator_main(argv))
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -89,17 +136,29 @@ def _serve(args: argparse.Namespace) -> int:
     use_emulator = args.emulator or (
         settings.project_endpoint is None and settings.agents_config is None
     )
+    if use_emulator and args.host not in LOOPBACK:
+        print(
+            f"refusing to serve the embedded emulator on {args.host}: it holds every "
+            "conversation and fault injection; bind to 127.0.0.1, or set "
+            "AZURE_AI_PROJECT_ENDPOINT / AGENTS_CONFIG to use Foundry",
+            file=sys.stderr,
+        )
+        return 2
     runtime: Runtime
     emulator_app = None
+    token = EMULATOR_TOKEN
     if use_emulator:
+        from agents_core.emulator import EmulatorOptions
         from agents_core.emulator import create_app as create_emulator
 
-        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-        endpoint = f"http://{host}:{args.port}{EMULATOR_PREFIX}/api/projects/demo"
-        registry = emulator_registry(endpoint)
+        token = secrets.token_urlsafe(32)  # the adapter's own, so no caller can present it
+        endpoint = f"http://{args.host}:{args.port}{EMULATOR_PREFIX}/api/projects/demo"
+        if args.host == "::1":
+            endpoint = f"http://[::1]:{args.port}{EMULATOR_PREFIX}/api/projects/demo"
+        registry = emulator_registry(endpoint, token)
         settings = settings.model_copy(update={"project_endpoint": endpoint})
         runtime = Runtime.build(settings, registry=registry)
-        emulator_app = create_emulator()
+        emulator_app = create_emulator(EmulatorOptions(accept_token=token))
     else:
         runtime = Runtime.build(settings, registry=load_registry(settings))
     if args.host not in LOOPBACK and not runtime.callers.enabled and not args.allow_open:
@@ -109,14 +168,122 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    app = create_app(Handlers(runtime))
+    loopback_only = args.host in LOOPBACK and not runtime.callers.enabled
+    handlers = Handlers(runtime, loopback_only=loopback_only)
+    app = create_app(handlers)
     if emulator_app is not None:
         from starlette.routing import Mount
 
-        app.router.routes.append(Mount(EMULATOR_PREFIX, app=emulator_app))
+        gate = EmulatorGate(emulator_app, runtime.callers, token, loopback_only)
+        app.router.routes.append(Mount(EMULATOR_PREFIX, app=gate))
     _banner(args, runtime, use_emulator)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+        http=bounded_protocol(args.header_timeout, max_connections()),
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
+    )
+    uvicorn.Server(config).run()
     return 0
+
+
+def max_connections() -> int:
+    """Connections served at once: what the file descriptor limit leaves room for."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        soft = 65536
+    return max(8, min((soft - 32) // FDS_PER_CONNECTION, 4096))
+
+
+def bounded_protocol(header_timeout: float, limit: int) -> type[Any]:
+    """uvicorn's h11 protocol with a header read deadline and a cap on open connections.
+
+    uvicorn waits for request headers without a deadline, so connections that
+    never finish them would hold file descriptors forever; and connections
+    past the descriptor limit would fail every accept, for every caller.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class BoundedH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._header_timer: asyncio.TimerHandle | None = None
+            if len(self.connections) > limit:
+                transport.close()
+                return
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE:
+                if self._header_timer is None:
+                    self._arm()
+            elif self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._header_timer = self.loop.call_later(header_timeout, self._headers_late)
+
+        def _headers_late(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and self.cycle is None:
+                self.transport.close()
+
+    return BoundedH11Protocol
+
+
+class EmulatorGate:
+    """The embedded emulator, answering only the adapter and holders of a gateway key.
+
+    The adapter's upstream requests carry its own random token; with gateway
+    keys set, everyone else needs a key (the control API under `/_emulator`
+    included). In open local mode only loopback `Host` names are served.
+    """
+
+    def __init__(self, app: Any, callers: CallerAuth, token: str, loopback_only: bool) -> None:
+        self.app = app
+        self._callers = callers
+        self._token = f"Bearer {token}".encode()
+        self._loopback_only = loopback_only
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            from starlette.datastructures import Headers
+
+            from agents_core.edge import loopback_host, request_id
+
+            headers = Headers(scope=scope)
+            error: AdapterError | None = None
+            if self._loopback_only and not loopback_host(headers):
+                error = AdapterError("this server answers only to localhost names", status_code=403)
+            elif self._callers.enabled and not hmac.compare_digest(
+                headers.get("authorization", "").encode(), self._token
+            ):
+                try:
+                    self._callers.check(headers)
+                except AdapterError as exc:
+                    error = exc
+            if error is not None:
+                await error_response(error, request_id(scope))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _banner(args: argparse.Namespace, runtime: Runtime, use_emulator: bool) -> None:
@@ -132,11 +299,12 @@ def _banner(args: argparse.Namespace, runtime: Runtime, use_emulator: bool) -> N
         f"OpenAI base URL: {base}/v1",
         "Agents (model names):",
         *(f"  {line}" for line in runtime.describe()),
-        f"Gateway keys: {'required' if runtime.callers.enabled else 'none (open on loopback)'}",
+        f"Caller authentication: {runtime.callers.describe()}"
+        + ("" if runtime.callers.enabled else f" on {args.host}"),
     ]
     aliases = runtime.registry.aliases()
     model = aliases[0] if aliases else f"{MODEL_PREFIX}<AGENT_ID>"
-    auth = ' -H "Authorization: Bearer $GATEWAY_API_KEY"' if runtime.callers.enabled else ""
+    auth = ' -H "Authorization: Bearer $GATEWAY_API_KEY"' if runtime.callers.keys_enabled else ""
     lines.append("Try:")
     lines.append(
         f"  curl {base}/v1/chat/completions -H 'Content-Type: application/json'{auth} "

@@ -206,14 +206,31 @@ class CallerAuth:
     """
 
     def __init__(self, keys: str, easy_auth: bool = False, principals: str = "") -> None:
+        """Raise `ValueError` (naming no value) for a key list that holds something not a key."""
         self._digests: list[bytes] = []
-        for entry in (part.strip() for part in keys.split(",")):
+        entries = [part.strip() for part in keys.split(",")]
+        if keys.strip() and not any(entries):
+            raise ValueError("is set but holds no key (only commas or blanks)")
+        for entry in entries:
             if not entry:
                 continue
+            if entry.lower().startswith("@microsoft.keyvault("):
+                # App Service passes the reference through as text when it cannot resolve it.
+                raise ValueError(
+                    "holds an unresolved Key Vault reference: grant the app's identity "
+                    "'Key Vault Secrets User' on the vault and check the secret URI"
+                )
+            if entry.startswith("<") and entry.endswith(">"):
+                raise ValueError("holds a placeholder from the sample settings, not a key")
+            if any(ord(char) < 0x21 or ord(char) == 0x7F for char in entry):
+                raise ValueError("holds an entry with blanks or control characters")
             if entry.lower().startswith("sha256:"):
-                digest = bytes.fromhex(entry[7:].strip())
+                try:
+                    digest = bytes.fromhex(entry[7:].strip())
+                except ValueError:
+                    digest = b""
                 if len(digest) != 32:
-                    raise ValueError("a sha256 digest has 64 hex digits")
+                    raise ValueError("has a sha256: entry that is not 64 hex digits")
                 self._digests.append(digest)
             else:
                 self._digests.append(hashlib.sha256(entry.encode()).digest())
@@ -234,22 +251,35 @@ class CallerAuth:
             return "api_key"
         return "easy_auth" if self._easy_auth else "none"
 
+    def describe(self) -> str:
+        """Which caller authentication is active, in words, for the start-up banner."""
+        keys = f"gateway keys ({len(self._digests)})"
+        easy = "App Service Authentication principals" + (
+            f" (limited to {len(self._principals)} ids)" if self._principals else ""
+        )
+        if self.keys_enabled and self._easy_auth:
+            return f"{keys} or {easy}"
+        if self.keys_enabled:
+            return keys
+        return easy if self._easy_auth else "none (open)"
+
     def check(self, headers: Mapping[str, str]) -> None:
         """Raise `Unauthorized` unless the caller presented a valid key or principal."""
         if not self.enabled:
             return
-        presented = _presented_key(headers)
-        if presented is not None and self.keys_enabled:
-            digest = hashlib.sha256(presented.encode()).digest()
+        presented = _presented_keys(headers)
+        if presented and self.keys_enabled:
             matched = False
-            for known in self._digests:
-                matched |= hmac.compare_digest(digest, known)
+            for key in presented:  # every header counts: one may hold an Entra token instead
+                digest = hashlib.sha256(key.encode()).digest()
+                for known in self._digests:
+                    matched |= hmac.compare_digest(digest, known)
             if matched:
                 return
         # Behind Easy Auth, `Authorization` carries the caller's Entra token, not a key.
         if self._easy_auth and self._principal_allowed(headers):
             return
-        if presented is not None and self.keys_enabled:
+        if presented and self.keys_enabled:
             raise Unauthorized("invalid API key", code="invalid_api_key")
         if self.keys_enabled:
             raise Unauthorized(
@@ -293,16 +323,18 @@ def _principal_claims(encoded: str) -> set[str]:
     }
 
 
-def _presented_key(headers: Mapping[str, str]) -> str | None:
-    """The key from `Authorization: Bearer`, `api-key` or `x-api-key`.
+def _presented_keys(headers: Mapping[str, str]) -> list[str]:
+    """Every key offered in `Authorization: Bearer`, `api-key` and `x-api-key`.
 
     Behind Easy Auth, `Authorization` may carry the caller's Entra token for
-    the platform; it only counts as a key when keys are configured.
+    the platform while `api-key` carries the gateway key; any one accepted
+    value lets the caller in.
     """
+    keys = []
     scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+        keys.append(value.strip())
     for name in ("api-key", "x-api-key"):
         if headers.get(name, "").strip():
-            return headers[name].strip()
-    return None
+            keys.append(headers[name].strip())
+    return keys

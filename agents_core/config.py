@@ -39,6 +39,9 @@ MODEL_PREFIX = "azure_ai/agents/"
 # `asst_...`, `name` or `name:version`: nothing that could change the upstream path.
 AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(:[A-Za-z0-9_.-]{1,64})?")
 ENV_REFERENCE = "os.environ/"
+ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 
 
 class ConfigError(Exception):
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
         ),
     )
     max_body_bytes: int = Field(
-        default=1_048_576,
+        default=29_360_128,
         gt=0,
         validation_alias=AliasChoices("MAX_BODY_BYTES", "max_body_bytes"),
     )
@@ -115,8 +118,36 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("HEARTBEAT_INTERVAL", "heartbeat_interval"),
     )
+    max_buffered_bytes: int = Field(
+        default=134_217_728,
+        gt=0,
+        validation_alias=AliasChoices("MAX_BUFFERED_BYTES", "max_buffered_bytes"),
+    )
+    body_read_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("BODY_READ_TIMEOUT", "body_read_timeout"),
+    )
+    exposed_agents: str = Field(
+        default="", validation_alias=AliasChoices("EXPOSED_AGENTS", "exposed_agents")
+    )
+    public_agent_cards: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("PUBLIC_AGENT_CARDS", "public_agent_cards"),
+    )
+    cors_allow_origins: str = Field(
+        default="", validation_alias=AliasChoices("CORS_ALLOW_ORIGINS", "cors_allow_origins")
+    )
+    public_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("PUBLIC_BASE_URL", "public_base_url")
+    )
+    trusted_proxies: str = Field(
+        default="", validation_alias=AliasChoices("TRUSTED_PROXIES", "trusted_proxies")
+    )
 
-    @field_validator("agents_config", "managed_identity_client_id", mode="before")
+    @field_validator(
+        "agents_config", "managed_identity_client_id", "public_base_url", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # App settings cannot be absent in Bicep's list, only empty.
@@ -126,6 +157,36 @@ class Settings(BaseSettings):
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else check_endpoint(value)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip().rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL such as https://agents.example.com")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must hold only scheme, host, port and an optional path")
+        return value.strip().rstrip("/")
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (part.strip() for part in value.split(",")):
+            if origin and origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    "each entry must be * or an origin such as https://app.example.com"
+                )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry:
+                ipaddress.ip_network(entry, strict=False)  # ValueError names no secret
+        return value
 
 
 class Platform(BaseSettings):
@@ -151,7 +212,29 @@ class Platform(BaseSettings):
     azure_federated_token_file: str | None = Field(
         default=None, validation_alias="AZURE_FEDERATED_TOKEN_FILE"
     )
-    easy_auth_enabled: bool = Field(default=False, validation_alias="WEBSITE_AUTH_ENABLED")
+    website_auth_enabled: str = Field(default="", validation_alias="WEBSITE_AUTH_ENABLED")
+    website_site_name: str | None = Field(default=None, validation_alias="WEBSITE_SITE_NAME")
+    website_hostname: str | None = Field(default=None, validation_alias="WEBSITE_HOSTNAME")
+
+    @property
+    def on_app_service(self) -> bool:
+        return bool(self.website_site_name or self.website_instance_id)
+
+    @property
+    def easy_auth_enabled(self) -> bool:
+        """App Service Authentication is on: `WEBSITE_AUTH_ENABLED=True`, set by App Service.
+
+        Only that exact signal on App Service counts (elsewhere nothing strips
+        caller-sent principal headers); a value that is not a boolean is a
+        `ConfigError`, never a guess.
+        """
+        value = self.website_auth_enabled.strip().lower()
+        if value not in ("", "true", "false"):
+            raise ConfigError(
+                "WEBSITE_AUTH_ENABLED: must be True or False (App Service sets it when "
+                "Authentication is on)"
+            )
+        return value == "true" and self.on_app_service
 
     @property
     def has_managed_identity(self) -> bool:
@@ -188,9 +271,16 @@ def load_settings(**overrides: Any) -> Settings:
 def check_endpoint(url: str) -> str:
     """Return `url` without a trailing slash if it is https (or http on loopback)."""
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        has_credentials = parts.username is not None or parts.password is not None
+    except ValueError:
+        raise ValueError("endpoint is not a valid URL") from None
     if not parts.hostname:
-        raise ValueError(f"{url!r} is not an absolute URL")
+        raise ValueError("endpoint is not an absolute URL")
+    if has_credentials:
+        # They would be sent as Basic auth instead of the Entra token, and printed.
+        raise ValueError("endpoint must not contain credentials (user:password@)")
     if parts.scheme == "https":
         return url
     if parts.scheme == "http" and _is_loopback(parts.hostname):

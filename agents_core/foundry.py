@@ -103,20 +103,30 @@ def pending_tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
     return list((action.get("submit_tool_outputs") or {}).get("tool_calls") or [])
 
 
+MAX_RETRY_AFTER = 60.0
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     millis = response.headers.get("retry-after-ms")
     if millis:
         try:
-            return float(millis) / 1000
+            return _sane_wait(float(millis) / 1000)
         except ValueError:
             pass
     seconds = response.headers.get("retry-after")
     if seconds:
         try:
-            return float(seconds)
+            return _sane_wait(float(seconds))
         except ValueError:
             return None
     return None
+
+
+def _sane_wait(seconds: float) -> float | None:
+    """An upstream wait hint clamped to (0, 60] s; zero, negative and NaN hints are ignored."""
+    if not seconds > 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def _request_id(response: httpx.Response) -> str | None:

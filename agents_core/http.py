@@ -7,10 +7,8 @@ the Functions streaming extension re-exports, so `function_app.py` and
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,11 +24,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents_core import chat, chat_input
 from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
-from agents_core.errors import AdapterError, InvalidRequest, NotFound, PayloadTooLarge
+from agents_core.discovery import ModelCatalog, model_entry
+from agents_core.edge import BodyBudget, Cors, RequestIds, loopback_host, public_base, read_json
+from agents_core.edge import request_id as scope_request_id
+from agents_core.errors import AdapterError, InvalidRequest, NotFound
 from agents_core.runtime import Runtime
 from agents_core.sse import with_heartbeat
 
-__all__ = ["Handlers", "create_app"]
+__all__ = ["Handlers", "create_app", "read_json"]
 
 log = logging.getLogger("agents_core.http")
 Handler = Callable[[Request], Awaitable[Response]]
@@ -44,53 +45,95 @@ class Handlers:
     the logs) instead of taking the host down.
     """
 
-    def __init__(self, runtime: Runtime | Callable[[], Runtime]) -> None:
+    def __init__(
+        self, runtime: Runtime | Callable[[], Runtime], *, loopback_only: bool = False
+    ) -> None:
+        """`loopback_only`: answer only requests whose `Host` names this machine (open mode)."""
         self._runtime = runtime if isinstance(runtime, Runtime) else None
         self._factory = None if isinstance(runtime, Runtime) else runtime
-        self.chat_completions = self._endpoint(self._chat_completions)
+        self._config_error: ConfigError | None = None
+        self.loopback_only = loopback_only
+        self.chat_completions = self._endpoint(self._chat_completions, "POST")
         self.list_models = self._endpoint(self._list_models)
         self.get_model = self._endpoint(self._get_model)
         self.file_content = self._endpoint(self._file_content)
-        self.a2a_rpc = self._endpoint(self._a2a_rpc)
+        self.a2a_rpc = self._endpoint(self._a2a_rpc, "POST", rpc=True)
         self.a2a_card = self._endpoint(self._a2a_card)
         self._cards: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._catalog = ModelCatalog()
+        self._edge: tuple[Cors, BodyBudget] | None = None
 
     @property
     def runtime(self) -> Runtime:
+        """The runtime; a configuration error is kept and raised again on every request."""
         if self._runtime is None:
+            if self._config_error is not None:
+                raise self._config_error
             assert self._factory is not None
-            self._runtime = self._factory()
+            try:
+                self._runtime = self._factory()
+            except ConfigError as exc:
+                self._config_error = exc
+                raise
             for line in self._runtime.describe():
                 log.info("agent %s", line)
+            log.info("caller authentication: %s", self._runtime.callers.describe())
         return self._runtime
 
-    def _endpoint(self, handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
+    @property
+    def edge(self) -> tuple[Cors, BodyBudget]:
+        if self._edge is None:
+            settings = self.runtime.settings
+            self._edge = (
+                Cors(settings.cors_allow_origins),
+                BodyBudget(settings.max_buffered_bytes),
+            )
+        return self._edge
+
+    def _endpoint(
+        self,
+        handler: Callable[[Request, str], Awaitable[Response]],
+        method: str = "GET",
+        *,
+        rpc: bool = False,
+    ) -> Handler:
+        """Wrap `handler`: request id, Host check, CORS, errors in the route's shape, a log line.
+
+        `rpc` routes (A2A) answer every error as JSON-RPC, the others in OpenAI's shape.
+        """
+
         async def endpoint(request: Request) -> Response:
-            request_id = f"req_{uuid.uuid4().hex}"
+            request_id = scope_request_id(request.scope)
             started = time.perf_counter()
             try:
-                response = await handler(request, request_id)
+                response = await self._guard(request, method) or await handler(request, request_id)
             except AdapterError as exc:
-                response = error_response(exc, request_id)
+                response = route_error(exc, request_id, rpc)
             except ConfigError as exc:
                 log.error("configuration error: %s", exc)  # messages never quote values
-                response = error_response(
+                response = route_error(
                     AdapterError(
                         "the server is misconfigured; its log says what to fix "
                         "(quote the request id)",
                         code="configuration_error",
                     ),
                     request_id,
+                    rpc,
                 )
             except Exception:
                 log.exception(
                     "unexpected error handling %s (request %s)", request.url.path, request_id
                 )
-                response = error_response(
+                response = route_error(
                     AdapterError("internal error; quote the request id when reporting it"),
                     request_id,
+                    rpc,
                 )
             response.headers["x-request-id"] = request_id
+            if response.status_code == 405:
+                response.headers["Allow"] = method
+            if self._edge is not None:
+                self._edge[0].decorate(request, response)
             log.info(
                 "%s %s -> %s in %.1f ms (%s)",
                 request.method,
@@ -108,6 +151,36 @@ class Handlers:
         if self._runtime is not None:
             await self._runtime.aclose()
 
+    async def _guard(self, request: Request, method: str) -> Response | None:
+        """Host check and `OPTIONS`: a response to send instead of the handler's, or None."""
+        if self.loopback_only and not loopback_host(request.headers):
+            raise AdapterError(
+                "this server runs without keys and answers only to localhost names; "
+                "use http://127.0.0.1 or set GATEWAY_API_KEYS",
+                code="host_not_allowed",
+                status_code=403,
+            )
+        if request.method != "OPTIONS":
+            return None
+        preflight = self.edge[0].preflight(request, method)
+        if preflight is not None:
+            return preflight
+        raise InvalidRequest(
+            f"method OPTIONS is not allowed on {request.url.path} (set CORS_ALLOW_ORIGINS "
+            "to answer browser preflights)",
+            code="method_not_allowed",
+            status_code=405,
+        )
+
+    async def _read_json(self, request: Request) -> Any:
+        settings = self.runtime.settings
+        return await read_json(
+            request,
+            settings.max_body_bytes,
+            budget=self.edge[1],
+            read_timeout=settings.body_read_timeout,
+        )
+
     async def _authorize(self, request: Request) -> Runtime:
         runtime = self.runtime
         runtime.callers.check(request.headers)
@@ -115,7 +188,7 @@ class Handlers:
 
     async def _chat_completions(self, request: Request, request_id: str) -> Response:
         runtime = await self._authorize(request)
-        payload = await read_json(request, runtime.settings.max_body_bytes)
+        payload = await self._read_json(request)
         body = chat_input.parse_request(payload, runtime.settings.max_messages)
         thread_id = _thread_id(body.thread_id, request.headers.get("x-thread-id"))
         agent = runtime.agent(body.model)
@@ -142,15 +215,14 @@ class Handlers:
 
     async def _list_models(self, request: Request, request_id: str) -> Response:
         runtime = await self._authorize(request)
-        return JSONResponse(
-            {"object": "list", "data": [_model(alias) for alias in runtime.registry.aliases()]}
-        )
+        models = await self._catalog.models(runtime, request.headers)
+        return JSONResponse({"object": "list", "data": models})
 
     async def _get_model(self, request: Request, request_id: str) -> Response:
         runtime = await self._authorize(request)
         name = request.url.path.split("/v1/models/", 1)[-1]
         runtime.agent(name)
-        return JSONResponse(_model(name))
+        return JSONResponse(model_entry(name))
 
     async def _file_content(self, request: Request, request_id: str) -> Response:
         """A file an agent produced or cited, streamed from the agent's project."""
@@ -192,11 +264,8 @@ class Handlers:
 
         runtime = self.runtime
 
-        async def read_body(request: Request) -> Any:
-            return await read_json(request, runtime.settings.max_body_bytes)
-
         return await a2a_rpc.serve(
-            request, runtime, read_body, lambda: self._a2a_agent(runtime, request)
+            request, runtime, self._read_json, lambda: self._a2a_agent(runtime, request)
         )
 
     async def _a2a_card(self, request: Request, request_id: str) -> Response:
@@ -204,7 +273,9 @@ class Handlers:
         from agents_core.a2a_wire import agent_card
 
         runtime = self.runtime
-        agent = self._a2a_agent(runtime, request)
+        if not runtime.settings.public_agent_cards:
+            runtime.callers.check(request.headers)
+        agent = self._a2a_agent(runtime, request)  # outside EXPOSED_AGENTS: 404, no upstream call
         cached = self._cards.get(agent.alias)
         if cached is None or cached[0] < time.monotonic():
             # Cards are public: misses are cached too, so probing costs Foundry nothing.
@@ -220,7 +291,7 @@ class Handlers:
         definition = cached[1]
         if definition is None:
             raise NotFound(f"no agent {agent.agent_id} in the project", code="agent_not_found")
-        base = _public_base(request)
+        base = public_base(request, runtime.settings, runtime.platform)
         card = agent_card(
             url=f"{base}/a2a/{agent.alias}",
             name=str(definition.get("name") or agent.alias),
@@ -235,17 +306,19 @@ class Handlers:
         return card_response(request, card)
 
 
-def _public_base(request: Request) -> str:
-    """Scheme and host as the caller reached us (TLS ends at Azure's front end)."""
-    scheme = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
-    host = (
-        request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
+def route_error(error: AdapterError, request_id: str, rpc: bool) -> JSONResponse:
+    """`error` in the route's shape: JSON-RPC on A2A routes (HTTP status kept), else OpenAI's."""
+    if not rpc:
+        return error_response(error, request_id)
+    from agents_core.a2a_wire import INTERNAL_ERROR, INVALID_REQUEST, RpcError
+
+    code = INVALID_REQUEST if error.status_code < 500 else INTERNAL_ERROR
+    data = {"httpStatus": error.status_code, "code": error.code}
+    return JSONResponse(
+        RpcError(code, error.message, data).body(None),
+        status_code=error.status_code,
+        headers=error.headers(),
     )
-    return f"{scheme}://{host.split(',')[0].strip()}"
-
-
-def _model(name: str) -> dict[str, Any]:
-    return {"id": name, "object": "model", "created": 0, "owned_by": "azure-ai-foundry"}
 
 
 def _thread_id(in_body: str | None, in_header: str | None) -> str | None:
@@ -260,37 +333,6 @@ def _thread_id(in_body: str | None, in_header: str | None) -> str | None:
     return thread_id
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The decoded JSON body, refusing more than `limit` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    too_large = PayloadTooLarge(
-        f"request body is larger than {limit} bytes (MAX_BODY_BYTES)", code="request_too_large"
-    )
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    if not body:
-        raise InvalidRequest("the request body is empty: send a JSON object")
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise InvalidRequest("the request body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except ValueError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def error_response(error: AdapterError, request_id: str) -> JSONResponse:
     return JSONResponse(
         error.openai_body(request_id), status_code=error.status_code, headers=error.headers()
@@ -302,12 +344,24 @@ def create_app(handlers: Handlers) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
-        message = f"no route {request.method} {request.url.path}"
-        if status == 405:
-            message = f"method {request.method} is not allowed on {request.url.path}"
-        return error_response(
-            AdapterError(message, status_code=status, code="route_not_found"), "req_none"
+        error: AdapterError = NotFound(
+            f"no route {request.method} {request.url.path}", code="not_found"
         )
+        if handlers.loopback_only and not loopback_host(request.headers):
+            error = AdapterError("this server answers only to localhost names", status_code=403)
+        elif status == 405:
+            error = InvalidRequest(
+                f"method {request.method} is not allowed on {request.url.path}",
+                code="method_not_allowed",
+                status_code=405,
+            )
+        elif status != 404:
+            error = AdapterError(str(getattr(exc, "detail", "")), status_code=status)
+        response = error_response(error, scope_request_id(request.scope))
+        allow = (getattr(exc, "headers", None) or {}).get("Allow")
+        if status == 405 and allow:
+            response.headers["Allow"] = allow if "OPTIONS" in allow else f"{allow}, OPTIONS"
+        return response
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -315,21 +369,27 @@ def create_app(handlers: Handlers) -> Starlette:
         await handlers.aclose()
 
     routes = [
-        Route("/v1/chat/completions", handlers.chat_completions, methods=["POST"]),
-        Route("/v1/models", handlers.list_models, methods=["GET"]),
-        Route("/v1/models/{model:path}", handlers.get_model, methods=["GET"]),
-        Route("/v1/files/{file_id}/content", handlers.file_content, methods=["GET"]),
-        Route("/a2a/{agent}", handlers.a2a_rpc, methods=["POST"]),
-        Route("/v1/a2a/{agent}/message/send", handlers.a2a_rpc, methods=["POST"]),
-        Route("/a2a/{agent}/.well-known/agent-card.json", handlers.a2a_card, methods=["GET"]),
-        Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, methods=["GET"]),
+        Route("/v1/chat/completions", handlers.chat_completions, methods=["POST", "OPTIONS"]),
+        Route("/v1/models", handlers.list_models, methods=["GET", "OPTIONS"]),
+        Route("/v1/models/{model:path}", handlers.get_model, methods=["GET", "OPTIONS"]),
+        Route("/v1/files/{file_id}/content", handlers.file_content, methods=["GET", "OPTIONS"]),
+        Route("/a2a/{agent}", handlers.a2a_rpc, methods=["POST", "OPTIONS"]),
+        Route("/v1/a2a/{agent}/message/send", handlers.a2a_rpc, methods=["POST", "OPTIONS"]),
+        Route(
+            "/a2a/{agent}/.well-known/agent-card.json",
+            handlers.a2a_card,
+            methods=["GET", "OPTIONS"],
+        ),
+        Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, methods=["GET", "OPTIONS"]),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
         middleware=[Middleware(A2ATrailingSlash)],
     )
+    app.add_middleware(RequestIds)  # outermost: 404s, 405s and redirects get an id
+    return app
 
 
 class A2ATrailingSlash:

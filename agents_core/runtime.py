@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from agents_core.auth import CallerAuth, TokenBroker
 from agents_core.config import (
+    MODEL_PREFIX,
     AgentRegistry,
     AgentSpec,
     ConfigError,
@@ -23,9 +25,39 @@ from agents_core.foundry import AgentClient, Project, Transport
 from agents_core.foundry_responses import ResponsesClient
 from agents_core.foundry_threads import ThreadsClient
 
-__all__ = ["Runtime"]
+__all__ = ["Exposure", "Runtime"]
 
 log = logging.getLogger("agents_core")
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Which agents the gateway serves (`EXPOSED_AGENTS`): ids, names or globs.
+
+    Empty means every configured entry and, with `AZURE_AI_PROJECT_ENDPOINT`,
+    every agent of that project. An agent matches by its configured name, its
+    id, its name without the version (`name` of `name:version`) or
+    `azure_ai/agents/<id>`.
+    """
+
+    patterns: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, value: str) -> Exposure:
+        return cls(tuple(part.strip() for part in value.split(",") if part.strip()))
+
+    def allows(self, spec: AgentSpec) -> bool:
+        return self.allows_id(spec.agent_id, spec.alias)
+
+    def allows_id(self, agent_id: str, alias: str | None = None) -> bool:
+        if not self.patterns:
+            return True
+        names = {agent_id, agent_id.partition(":")[0], f"{MODEL_PREFIX}{agent_id}"}
+        if alias:
+            names.add(alias)
+        return any(
+            fnmatch.fnmatchcase(name, pattern) for pattern in self.patterns for name in names
+        )
 
 
 @dataclass
@@ -39,6 +71,8 @@ class Runtime:
     clients: dict[str, AgentClient]
     tokens: TokenBroker
     callers: CallerAuth
+    transport: Transport
+    exposure: Exposure = field(default_factory=Exposure)
 
     @classmethod
     def build(
@@ -57,8 +91,8 @@ class Runtime:
                 easy_auth=platform.easy_auth_enabled,
                 principals=settings.easy_auth_allowed_principals,
             )
-        except ValueError:
-            raise ConfigError("GATEWAY_API_KEYS: a sha256: entry must be 64 hex digits") from None
+        except ValueError as exc:  # the message names the problem, never the value
+            raise ConfigError(f"GATEWAY_API_KEYS {exc}") from None
         timeout = httpx.Timeout(
             settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
         )
@@ -80,13 +114,17 @@ class Runtime:
             clients={"classic": ThreadsClient(transport), "versioned": ResponsesClient(transport)},
             tokens=TokenBroker(settings, platform),
             callers=callers,
+            transport=transport,
+            exposure=Exposure.parse(settings.exposed_agents),
         )
 
     def agent(self, model: str) -> AgentSpec:
         """The agent a request's `model` names, or a 404 the caller can act on."""
         spec = self.registry.resolve(model)
+        if spec is not None and not self.exposure.allows(spec):
+            spec = None  # exactly the answer for an agent that does not exist
         if spec is None:
-            known = ", ".join(self.registry.aliases()[:20]) or "none configured"
+            known = ", ".join(self.aliases()[:20]) or "none configured"
             hint = (
                 "use 'azure_ai/agents/<AGENT_ID>' or a configured name"
                 if self.registry.default_endpoint
@@ -98,6 +136,14 @@ class Runtime:
                 param="model",
             )
         return spec
+
+    def aliases(self) -> list[str]:
+        """Configured names the gateway exposes, in configuration order."""
+        return [
+            alias
+            for alias in self.registry.aliases()
+            if self.exposure.allows(self.registry.agents[alias])
+        ]
 
     def client(self, agent: AgentSpec) -> AgentClient:
         """The upstream client for the agent's kind (classic threads, or versioned responses)."""
@@ -114,12 +160,15 @@ class Runtime:
             f"{spec.alias} -> {spec.agent_id} at {spec.endpoint} "
             f"({self.tokens.describe(spec.credential)})"
             for spec in self.registry.agents.values()
+            if self.exposure.allows(spec)
         ]
         if self.registry.default_endpoint:
             lines.append(
                 f"azure_ai/agents/<AGENT_ID> -> {self.registry.default_endpoint} "
                 f"({self.tokens.describe(self.registry.default_credential)})"
             )
+        if self.exposure.patterns:
+            lines.append(f"exposed (EXPOSED_AGENTS): {', '.join(self.exposure.patterns)}")
         return lines
 
     async def aclose(self) -> None:

@@ -229,6 +229,7 @@ def test_easy_auth_principal_is_trusted_only_when_the_platform_says_so(
     assert httpx.post(f"{keyed}/v1/chat/completions", json=body, headers=allowed).status_code == 401
 
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "True")
+    monkeypatch.setenv("WEBSITE_SITE_NAME", "my-app")  # the signal counts on App Service only
     easy = start_adapter(agents_config=config, easy_auth_allowed_principals="app-1, oid-9")
     assert httpx.post(f"{easy}/v1/chat/completions", json=body, headers=allowed).status_code == 200
     other = {"x-ms-client-principal-id": "oid-2", "x-ms-client-principal": principal(appid="app-2")}
@@ -354,6 +355,7 @@ def test_easy_auth_principal_passes_even_when_keys_are_set(
     )
     config = write_agents(tmp_path, httpserver.url_for(ENDPOINT_PATH), "      api_key: t\n")
     monkeypatch.setenv("WEBSITE_AUTH_ENABLED", "true")
+    monkeypatch.setenv("WEBSITE_SITE_NAME", "my-app")
     base = start_adapter(agents_config=config, gateway_api_keys="k")
     body = {"model": "mine", "messages": USER}
     signed_in = {"Authorization": "Bearer eyJ.entra.token", "x-ms-client-principal-id": "oid-1"}

@@ -44,6 +44,15 @@ param gatewayApiKeys string
 @description('Comma-separated object or client ids let in by App Service Authentication when it is enabled; empty lets in every principal it authenticates.')
 param easyAuthAllowedPrincipals string = ''
 
+@description('Agents the gateway serves: ids, names or globs, comma-separated; empty serves the configured ones and every agent of the project.')
+param exposedAgents string = ''
+
+@description('Origins browsers may call the adapter from (CORS), comma-separated; empty allows none. Leave the platform CORS setting empty when using it.')
+param corsAllowOrigins string = ''
+
+@description('Public base URL for the links the adapter hands out (agent cards), e.g. behind a custom domain; empty uses the app host name.')
+param publicBaseUrl string = ''
+
 @description('Adapter settings that replace the defaults below, e.g. { COMPLETION_DEADLINE: \'200\' }.')
 param adapterSettingsOverrides object = {}
 
@@ -77,8 +86,15 @@ var adapterSettings = {
   AZURE_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   GATEWAY_API_KEYS: gatewayApiKeys
   EASY_AUTH_ALLOWED_PRINCIPALS: easyAuthAllowedPrincipals
-  MAX_BODY_BYTES: '1048576'
+  MAX_BODY_BYTES: '29360128'
   MAX_MESSAGES: '256'
+  MAX_BUFFERED_BYTES: '134217728'
+  BODY_READ_TIMEOUT: '30'
+  EXPOSED_AGENTS: exposedAgents
+  PUBLIC_AGENT_CARDS: 'false'
+  CORS_ALLOW_ORIGINS: corsAllowOrigins
+  PUBLIC_BASE_URL: publicBaseUrl
+  TRUSTED_PROXIES: ''
   UPSTREAM_CONNECT_TIMEOUT: '10'
   UPSTREAM_READ_TIMEOUT: '120'
   UPSTREAM_RETRY_DEADLINE: '20'

@@ -1,0 +1,341 @@
+"""What every request meets before a handler's logic: the HTTP edge.
+
+- `read_json`: JSON media types only (415), a size limit (413), a read
+  timeout (408), a process-wide budget of buffered body bytes (503), and
+  values every later step can encode (no lone surrogates, no numbers that
+  overflow to infinity, bounded nesting).
+- `Cors`: `CORS_ALLOW_ORIGINS` preflights and response headers.
+- `loopback_host`: the `Host` check that keeps web pages from driving an open
+  local server through DNS rebinding.
+- `public_base`: scheme and host for URLs we hand out (agent cards), from
+  configuration or the platform, never from an untrusted forwarding header.
+- `RequestIds`: a request id on every response of the local server,
+  including 404s, 405s and redirects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import math
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agents_core.config import Platform, Settings
+from agents_core.errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable
+
+__all__ = [
+    "BodyBudget",
+    "Cors",
+    "RequestIds",
+    "loopback_host",
+    "public_base",
+    "read_json",
+    "request_id",
+]
+
+MAX_JSON_DEPTH = 64
+JSON_MEDIA_TYPE = re.compile(r"application/(?:[A-Za-z0-9.+-]+\+)?json", re.IGNORECASE)
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+SURROGATE = re.compile("[\ud800-\udfff]")
+HOST = re.compile(
+    r"(?:[A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?"
+)
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]"}
+CORS_REQUEST_HEADERS = (
+    "authorization, api-key, x-api-key, x-thread-id, content-type, a2a-version, "
+    "traceparent, tracestate, x-foundry-authorization"
+)
+CORS_EXPOSED_HEADERS = (
+    "x-thread-id, x-request-id, x-dropped-params, x-upstream-request-id, retry-after"
+)
+
+
+def request_id(scope: Scope) -> str:
+    """The request's id: the one the local server's middleware assigned, or a new one."""
+    state = scope.get("state")
+    if isinstance(state, dict) and isinstance(state.get("request_id"), str):
+        return str(state["request_id"])
+    return f"req_{uuid.uuid4().hex}"
+
+
+class BodyBudget:
+    """Request body bytes buffered at once in this process (`MAX_BUFFERED_BYTES`).
+
+    Requests that would go over it are refused with 503 and `Retry-After`
+    instead of growing memory without bound under many large bodies.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> None:
+        if self.used + size > self.limit:
+            raise ServiceUnavailable(
+                "the server is receiving too many large request bodies at once; retry shortly",
+                code="server_busy",
+                retry_after=1,
+            )
+        self.used += size
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+async def read_json(
+    request: Request,
+    limit: int,
+    *,
+    budget: BodyBudget | None = None,
+    read_timeout: float | None = None,
+) -> Any:
+    """The decoded JSON body, refusing more than `limit` bytes without reading them all.
+
+    The media type is checked once the body is read, so an oversized body is
+    a 413 whatever it claims to be.
+    """
+    declared = request.headers.get("content-length")
+    too_large = PayloadTooLarge(
+        f"request body is larger than {limit} bytes (MAX_BODY_BYTES)", code="request_too_large"
+    )
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    taken = 0
+    try:
+        try:
+            async with asyncio.timeout(read_timeout):
+                async for chunk in request.stream():
+                    if budget is not None:
+                        budget.take(len(chunk))
+                        taken += len(chunk)
+                    body += chunk
+                    if len(body) > limit:
+                        raise too_large
+        except TimeoutError:
+            raise InvalidRequest(
+                f"the request body did not arrive within {read_timeout:g} s (BODY_READ_TIMEOUT)",
+                code="request_timeout",
+                status_code=408,
+            ) from None
+        require_json_media_type(request.headers)
+        if not body:
+            raise InvalidRequest("the request body is empty: send a JSON object")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest("the request body is not UTF-8 JSON") from None
+    finally:
+        del body
+        if budget is not None:
+            budget.give(taken)
+    return decode_json(text)
+
+
+def require_json_media_type(headers: Headers) -> None:
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip()
+    if not JSON_MEDIA_TYPE.fullmatch(media_type):
+        raise InvalidRequest(
+            f"send the body as JSON with 'Content-Type: application/json' "
+            f"(got {media_type[:60] or 'no content type'})",
+            code="unsupported_media_type",
+            status_code=415,
+        )
+
+
+def decode_json(text: str) -> Any:
+    """Parse `text`; values that could not be encoded again are a 400, not a 500 later."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise InvalidRequest(
+            f"the request body is not valid JSON: nested deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except ValueError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
+    surrogates = SURROGATE_ESCAPE.search(text) is not None
+    if deep or surrogates:
+        _check_values(value, surrogates)
+    return value
+
+
+def _check_values(value: Any, surrogates: bool) -> None:
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise InvalidRequest(
+                    f"the request body is not valid JSON: nested deeper than {MAX_JSON_DEPTH} "
+                    "levels"
+                )
+            children: Iterable[Any] = item.values() if isinstance(item, dict) else item
+            if surrogates and isinstance(item, dict):
+                children = [*item.values(), *item.keys()]
+            stack.extend((child, depth + 1) for child in children)
+        elif surrogates and isinstance(item, str) and SURROGATE.search(item):
+            raise InvalidRequest(
+                "the request body is not valid JSON: it holds a lone UTF-16 surrogate "
+                "(\\ud800-\\udfff), which is not a character"
+            )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
+
+
+class Cors:
+    """Cross-origin access for the origins in `CORS_ALLOW_ORIGINS` (none by default).
+
+    Keys travel in headers, never cookies, so credentials mode is not
+    offered; preflights are answered without a key, as browsers send them.
+    """
+
+    def __init__(self, setting: str) -> None:
+        self._origins = {part.strip() for part in setting.split(",") if part.strip()}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._origins)
+
+    def allowed_origin(self, origin: str | None) -> str | None:
+        if not origin or not self._origins:
+            return None
+        if "*" in self._origins:
+            return "*"
+        return origin if origin in self._origins else None
+
+    def preflight(self, request: Request, method: str) -> Response | None:
+        """The answer to a CORS preflight for a route taking `method`; None if not one."""
+        origin = request.headers.get("origin")
+        wanted = request.headers.get("access-control-request-method")
+        if not self._origins or not origin or not wanted:
+            return None
+        allowed = self.allowed_origin(origin)
+        if allowed is None or wanted.upper() != method:
+            return Response(status_code=403, headers={"Vary": "Origin"})
+        return Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Origin": allowed,
+                "Access-Control-Allow-Methods": f"{method}, OPTIONS",
+                "Access-Control-Allow-Headers": CORS_REQUEST_HEADERS,
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+            },
+        )
+
+    def decorate(self, request: Request, response: Response) -> None:
+        allowed = self.allowed_origin(request.headers.get("origin"))
+        if allowed is None:
+            return
+        response.headers["Access-Control-Allow-Origin"] = allowed
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+        response.headers["Vary"] = "Origin"
+
+
+def loopback_host(headers: Headers) -> bool:
+    """True if the `Host` header names this machine (a page on another name cannot use us)."""
+    host = headers.get("host", "").strip().lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in LOOPBACK_NAMES or name.endswith(".localhost")
+
+
+def public_base(request: Request, settings: Settings, platform: Platform) -> str:
+    """Scheme and host of URLs we hand out.
+
+    In order: `PUBLIC_BASE_URL`; the platform's host name (`WEBSITE_HOSTNAME`,
+    TLS ends at Azure's front end); `X-Forwarded-Proto` / `-Host` only from a
+    peer in `TRUSTED_PROXIES`; else the connection's scheme and a well-formed
+    `Host`.
+    """
+    if settings.public_base_url:
+        return settings.public_base_url
+    hostname = (platform.website_hostname or "").strip()
+    if hostname and HOST.fullmatch(hostname):
+        return f"https://{hostname}"
+    scheme = request.url.scheme if request.url.scheme in ("http", "https") else "http"
+    peer = request.client.host if request.client else None
+    if peer and _trusted(peer, settings.trusted_proxies):
+        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+        if host and HOST.fullmatch(host):
+            return f"{proto if proto in ('http', 'https') else scheme}://{host}"
+    host = request.headers.get("host", "").strip()
+    if HOST.fullmatch(host):
+        return f"{scheme}://{host}"
+    server = request.scope.get("server") or ("127.0.0.1", 80)
+    return f"{scheme}://{server[0]}:{server[1]}"
+
+
+def _trusted(peer: str, proxies: str) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(
+        address in ipaddress.ip_network(entry.strip(), strict=False)
+        for entry in proxies.split(",")
+        if entry.strip()
+    )
+
+
+class RequestIds:
+    """Local server middleware: every response carries `x-request-id`.
+
+    The id is put in the request scope first, so handlers and error pages use
+    the same one; redirects get a relative `Location`, which never names a
+    host the caller made up.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = f"req_{uuid.uuid4().hex}"
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, _relative(value) if name.lower() == b"location" else value)
+                    for name, value in message.get("headers", [])
+                ]
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _relative(location: bytes) -> bytes:
+    match = re.match(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?$", location)
+    if match is None:
+        return location
+    return match.group(1) or b"/"
