@@ -8,7 +8,7 @@ CHECKOV := $(CHECKOV_VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7071
 
-.PHONY: install run emulator test lint typecheck unit bench clean
+.PHONY: install run emulator test lint typecheck unit bench tck clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -45,6 +45,13 @@ test: lint typecheck unit
 
 bench: $(INSTALLED)
 	$(BIN)/python tests/bench.py
+
+# The A2A conformance kit (a2aproject/a2a-tck): TCK_DIR is a checkout of its 1.0 suite,
+# TCK03_DIR (optional) of its 0.3.x branch, TCK_PYTHON a Python with the kit's requirements.
+TCK03_DIR ?=
+TCK_PYTHON ?= $(abspath $(BIN)/python)
+tck: $(INSTALLED)
+	TCK_DIR="$(TCK_DIR)" TCK03_DIR="$(TCK03_DIR)" TCK_PYTHON="$(TCK_PYTHON)" $(BIN)/python tests/tck_run.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache

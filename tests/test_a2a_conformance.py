@@ -1,0 +1,189 @@
+"""What the A2A conformance kit (a2aproject/a2a-tck) checks, over raw HTTP, for both agent kinds.
+
+One test per behaviour the kit found, so CI guards them without the kit.
+The `tck` demo agent is scripted by the messageId prefix, as the kit's
+scenarios expect.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Kind
+
+V1 = {"A2A-Version": "1.0"}
+
+
+def tck_agent(kind: Kind) -> str:
+    return "tck" if kind.name == "classic" else "tck:1"
+
+
+def message(prefix: str = "tck-complete-task", **fields: Any) -> dict[str, Any]:
+    return {
+        "messageId": f"{prefix}-{uuid.uuid4().hex[:8]}",
+        "role": "ROLE_USER",
+        "parts": [{"text": "conformance"}],
+        **fields,
+    }
+
+
+def call(url: str, method: str, params: dict[str, Any], **kwargs: Any) -> httpx.Response:
+    payload = {"jsonrpc": "2.0", "id": 41, "method": method, "params": params}
+    return httpx.post(url, json=payload, headers=kwargs.pop("headers", V1), timeout=30, **kwargs)
+
+
+def result(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    body = call(url, method, params).json()
+    assert "result" in body, body
+    return dict(body["result"])
+
+
+def error(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    body = call(url, method, params).json()
+    assert body["id"] == 41 and "error" in body, body
+    return dict(body["error"])
+
+
+def completed_task(url: str) -> dict[str, Any]:
+    task = result(url, "SendMessage", {"message": message()})["task"]
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+    return dict(task)
+
+
+@pytest.fixture
+def url(emulated: str, kind: Kind) -> str:
+    return f"{emulated}/a2a/{tck_agent(kind)}"
+
+
+def test_trailing_slash_serves_the_endpoint_and_card_without_redirect(url: str) -> None:
+    response = call(f"{url}/", "SendMessage", {"message": message()})
+    assert response.status_code == 200
+    assert response.json()["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    card = httpx.get(f"{url}/.well-known/agent-card.json", follow_redirects=False)
+    assert card.status_code == 200
+
+
+def test_tck_agent_follows_the_message_id_prefix(url: str) -> None:
+    task = result(url, "SendMessage", {"message": message("tck-artifact-text")})["task"]
+    assert task["artifacts"][0]["parts"] == [{"text": "Generated text content"}]
+    asked = result(url, "SendMessage", {"message": message("tck-input-required")})["task"]
+    assert asked["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+
+
+def test_message_id_reaches_foundry_as_metadata(emulated: str, emulator: str) -> None:
+    sent = message("tck-complete-task")
+    task = result(f"{emulated}/a2a/tck", "SendMessage", {"message": sent})["task"]
+    messages = httpx.get(
+        f"{emulator}/threads/{task['contextId']}/messages",
+        params={"api-version": "v1"},
+        headers={"Authorization": "Bearer emulator"},
+    ).json()["data"]
+    [mine] = [m for m in messages if m["role"] == "user"]
+    assert mine["metadata"] == {"a2a_message_id": sent["messageId"]}
+
+
+def test_unsupported_version_is_32009_and_a_missing_one_is_fine(url: str) -> None:
+    refused = call(url, "SendMessage", {"message": message()}, headers={"A2A-Version": "99.0"})
+    assert refused.json()["error"]["code"] == -32009
+    assert "result" in call(url, "SendMessage", {"message": message()}, headers={}).json()
+
+
+def test_non_json_content_type_is_32005_before_parsing(url: str) -> None:
+    response = httpx.post(url, content=b"{not json", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == -32005
+
+
+def test_v1_errors_carry_error_info(url: str) -> None:
+    failure = error(url, "GetTask", {"id": "thread_nope.run_nope"})
+    assert failure["code"] == -32001
+    [info] = failure["data"]
+    assert info["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+    assert (info["reason"], info["domain"]) == ("TASK_NOT_FOUND", "a2a-protocol.org")
+
+
+def test_message_to_a_terminal_task_is_32004_naming_its_state(url: str) -> None:
+    task = completed_task(url)
+    followup = message(taskId=task["id"], contextId=task["contextId"])
+    failure = error(url, "SendMessage", {"message": followup})
+    assert failure["code"] == -32004 and "completed" in failure["message"]
+
+
+def test_cancel_of_a_terminal_task_is_32002_naming_its_state(url: str) -> None:
+    failure = error(url, "CancelTask", {"id": completed_task(url)["id"]})
+    assert failure["code"] == -32002 and "completed" in failure["message"]
+
+
+def test_subscribe_to_a_terminal_task_is_32004(url: str) -> None:
+    failure = error(url, "SubscribeToTask", {"id": completed_task(url)["id"]})
+    assert failure["code"] == -32004
+
+
+def test_failed_v03_resubscribe_has_an_http_error_status(url: str) -> None:
+    response = call(url, "tasks/resubscribe", {"id": "thread_nope.run_nope"}, headers={})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == -32001
+
+
+def test_list_tasks_of_an_unknown_context_is_an_empty_page(url: str) -> None:
+    page = result(url, "ListTasks", {"contextId": "tck-test-context-unknown"})
+    assert page == {"tasks": [], "nextPageToken": "", "totalSize": 0, "pageSize": 50}
+
+
+def test_list_tasks_pages_filters_and_counts(url: str) -> None:
+    first = completed_task(url)
+    context = {"contextId": first["contextId"]}
+    asked = result(url, "SendMessage", {"message": message("tck-input-required", **context)})
+    page = result(url, "ListTasks", {**context, "pageSize": 1})
+    assert (page["totalSize"], len(page["tasks"])) == (2, 1)
+    assert page["tasks"][0]["id"] == asked["task"]["id"]  # most recent first
+    rest = result(url, "ListTasks", {**context, "pageSize": 1, "pageToken": page["nextPageToken"]})
+    assert [t["id"] for t in rest["tasks"]] == [first["id"]] and rest["nextPageToken"] == ""
+    done = result(url, "ListTasks", {**context, "status": "TASK_STATE_COMPLETED"})
+    assert [t["id"] for t in done["tasks"]] == [first["id"]]
+    assert "artifacts" not in done["tasks"][0]
+
+
+def test_history_length_is_honoured_on_send_and_get(url: str) -> None:
+    params = {"message": message(), "configuration": {"historyLength": 0}}
+    task = result(url, "SendMessage", params)["task"]
+    assert "history" not in task
+    got = result(url, "GetTask", {"id": task["id"], "historyLength": 1})
+    assert len(got["history"]) == 1 and got["history"][0]["role"] == "ROLE_AGENT"
+    assert "history" not in result(url, "GetTask", {"id": task["id"], "historyLength": 0})
+    assert error(url, "GetTask", {"id": task["id"], "historyLength": -1})["code"] == -32602
+
+
+def test_output_modes_we_cannot_produce_are_32005(url: str) -> None:
+    params = {"message": message(), "configuration": {"acceptedOutputModes": ["image/png"]}}
+    assert error(url, "SendMessage", params)["code"] == -32005
+    params["configuration"] = {"acceptedOutputModes": ["text/plain"]}
+    assert result(url, "SendMessage", params)["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+def test_status_timestamp_is_when_the_status_changed(url: str) -> None:
+    task = completed_task(url)
+    time.sleep(1.1)
+    again = result(url, "GetTask", {"id": task["id"]})
+    assert again["status"]["timestamp"] == task["status"]["timestamp"]
+
+
+def test_unauthenticated_errors_keep_the_request_id(start_adapter: Any, emulator: str) -> None:
+    from agents_core.__main__ import emulator_registry
+
+    base = start_adapter(registry=emulator_registry(emulator), gateway_api_keys="k")
+    response = call(f"{base}/a2a/tck", "GetTask", {"id": "a.b"})
+    assert response.status_code == 401
+    assert (response.json()["id"], response.json()["error"]["code"]) == (41, -32600)
+
+
+def test_card_has_cache_control_and_etag(url: str) -> None:
+    card = httpx.get(f"{url}/.well-known/agent-card.json")
+    assert "max-age=" in card.headers["cache-control"]
+    etag = card.headers["etag"]
+    again = httpx.get(f"{url}/.well-known/agent-card.json", headers={"If-None-Match": etag})
+    assert (again.status_code, again.content) == (304, b"")
