@@ -9,6 +9,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from agents_core.http import Handlers
+from agents_core.playground import FUNCTIONS_ROOT_ROUTE
 from agents_core.runtime import Runtime
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -53,3 +54,18 @@ async def a2a_agent_card(req: Request) -> Response:
 @app.route(route="a2a/{agent}/.well-known/agent.json", methods=["GET"])
 async def a2a_agent_card_legacy(req: Request) -> Response:
     return await handlers.a2a_card(req)
+
+
+@app.route(route=FUNCTIONS_ROOT_ROUTE, methods=["GET"])
+async def playground_root(req: Request) -> Response:
+    return await handlers.playground_page(req)
+
+
+@app.route(route="playground", methods=["GET"])
+async def playground_page(req: Request) -> Response:
+    return await handlers.playground_page(req)
+
+
+@app.route(route="playground/{asset}", methods=["GET"])
+async def playground_asset(req: Request) -> Response:
+    return await handlers.playground_asset(req)

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("HEARTBEAT_INTERVAL", "heartbeat_interval"),
     )
+    playground: bool = Field(
+        default=True, validation_alias=AliasChoices("PLAYGROUND", "playground")
+    )
     max_buffered_bytes: int = Field(
         default=134_217_728,
         gt=0,

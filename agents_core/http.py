@@ -28,6 +28,7 @@ from agents_core.discovery import ModelCatalog, model_entry
 from agents_core.edge import BodyBudget, Cors, RequestIds, loopback_host, public_base, read_json
 from agents_core.edge import request_id as scope_request_id
 from agents_core.errors import AdapterError, InvalidRequest, NotFound
+from agents_core.playground import Playground
 from agents_core.runtime import Runtime
 from agents_core.sse import with_heartbeat
 
@@ -60,6 +61,9 @@ class Handlers:
         self.a2a_rpc = self._endpoint(self._a2a_rpc, "POST", rpc=True)
         self.a2a_card = self._endpoint(self._a2a_card)
         self._cards: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        playground = Playground(lambda: self.runtime.settings.playground)
+        self.playground_page = self._endpoint(playground.page)
+        self.playground_asset = self._endpoint(playground.asset)
         self._catalog = ModelCatalog()
         self._edge: tuple[Cors, BodyBudget] | None = None
 
@@ -381,6 +385,9 @@ def create_app(handlers: Handlers) -> Starlette:
             methods=["GET", "OPTIONS"],
         ),
         Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, methods=["GET", "OPTIONS"]),
+        Route("/", handlers.playground_page, methods=["GET"]),
+        Route("/playground", handlers.playground_page, methods=["GET"]),
+        Route("/playground/{asset}", handlers.playground_asset, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,

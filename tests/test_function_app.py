@@ -8,7 +8,7 @@ from pathlib import Path
 from azurefunctions.extensions.base import HttpV2FeatureChecker
 
 import function_app
-from agents_core import http
+from agents_core import http, playground
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = function_app.app.get_functions()  # indexing twice is an error: once, as the host does
@@ -32,6 +32,9 @@ def test_routes_methods_and_anonymous_auth() -> None:
         "v1/a2a/{agent}/message/send": (["POST"], "ANONYMOUS"),
         "a2a/{agent}/.well-known/agent-card.json": (["GET"], "ANONYMOUS"),
         "a2a/{agent}/.well-known/agent.json": (["GET"], "ANONYMOUS"),
+        playground.FUNCTIONS_ROOT_ROUTE: (["GET"], "ANONYMOUS"),
+        "playground": (["GET"], "ANONYMOUS"),
+        "playground/{asset}": (["GET"], "ANONYMOUS"),
     }
 
 
@@ -55,6 +58,7 @@ def test_every_local_route_is_a_function_route() -> None:
 
     local = {
         route.path.lstrip("/").replace("{model:path}", "{*model}")
+        or playground.FUNCTIONS_ROOT_ROUTE
         for route in create_app(function_app.handlers).routes
     }
     registered = set()

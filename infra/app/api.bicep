@@ -101,6 +101,7 @@ var adapterSettings = {
   COMPLETION_DEADLINE: '220'
   STREAM_DEADLINE: '600'
   HEARTBEAT_INTERVAL: '15'
+  PLAYGROUND: 'true'
 }
 
 // Host and platform settings: identity-based storage, Entra-authenticated
