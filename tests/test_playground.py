@@ -403,24 +403,37 @@ def test_a2a_streams_a_task_to_completion_and_continues_the_context(
     expect(tab.locator("#inspect-response")).to_contain_text("TASK_STATE_COMPLETED")
 
 
-def test_a2a_input_required_round_trip_and_cancel(open_page: Any, emulated: str) -> None:
+@pytest.mark.parametrize("agent", ["tools", "weather:1"])
+def test_a2a_input_required_round_trip(open_page: Any, emulated: str, agent: str) -> None:
+    """Classic runs continue the same task; versioned ones answer under a new task id."""
     page = open_page(emulated)
     tab, expect = page.tab, page.expect
     page.agents_loaded()
-    page.pick("tools")
+    page.pick(agent)
     page.a2a("What is the weather in Paris?")
     task = tab.locator("#a2a-log .task").first
     expect(task).to_have_attribute("data-state", "input-required")
     expect(tab.locator("#a2a-reply-to")).to_be_visible()
+    context_id = tab.input_value("#context-id")
     task.get_by_label("Result of get_weather").fill("rainy")
     task.get_by_role("button", name="Send tool results").click()
-    expect(task).to_have_attribute("data-state", "completed")
-    expect(task.locator(".artifact")).to_contain_text("The weather in Paris: rainy.")
-    expect(task.locator(".timeline")).to_contain_text("input-required")
+    answered = tab.locator("#a2a-log .task[data-state=completed]")
+    expect(answered).to_have_count(1)
+    expect(answered.locator(".artifact")).to_contain_text("The weather in Paris: rainy.")
+    expect(answered.locator(".timeline")).to_contain_text("completed")
     expect(tab.locator("#a2a-reply-to")).to_be_hidden()
+    assert tab.input_value("#context-id") == context_id
+    expect(tab.locator("#inspect-request")).to_contain_text('"tool_outputs"')
+
+
+def test_a2a_cancel_a_waiting_task(open_page: Any, emulated: str) -> None:
+    page = open_page(emulated)
+    tab, expect = page.tab, page.expect
+    page.agents_loaded()
+    page.pick("tools")
 
     page.a2a("And the weather in Rome?")
-    waiting = tab.locator("#a2a-log .task").nth(1)
+    waiting = tab.locator("#a2a-log .task").first
     expect(waiting).to_have_attribute("data-state", "input-required")
     tab.click("#cancel-task")
     expect(waiting).to_have_attribute("data-state", "canceled")

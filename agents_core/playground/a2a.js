@@ -229,7 +229,10 @@ function send(parts, taskId, who, shown) {
   const message = { messageId: messageId(), role: "ROLE_USER", parts };
   const contextId = $("context-id").value.trim();
   if (contextId) message.contextId = contextId;
-  if (taskId) message.taskId = taskId;
+  if (taskId) {
+    message.taskId = taskId;
+    replyTo(null); // the answer's task says whether more input is needed
+  }
   const box = $("a2a-log");
   box.append(el("article", { className: "msg user", "aria-label": `${who} said` },
     el("h3", { className: "who" }, who), el("p", { className: "plain" }, shown)));
