@@ -7,6 +7,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7071
+ARGS ?=
 
 .PHONY: install run emulator test lint typecheck unit bench tck clean
 
@@ -26,7 +27,7 @@ $(CHECKOV): requirements-checkov.txt
 install: $(INSTALLED) $(CHECKOV)
 
 run: $(INSTALLED)
-	$(BIN)/python -m agents_core serve --host $(HOST) --port $(PORT)
+	$(BIN)/python -m agents_core serve --host $(HOST) --port $(PORT) $(ARGS)
 
 emulator: $(INSTALLED)
 	$(BIN)/python -m agents_core emulator --host $(HOST) --port 8080

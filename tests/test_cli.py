@@ -85,3 +85,30 @@ def test_emulator_alone_serves_the_project_api() -> None:
             f"{base}/api/projects/any-name/assistants/asst_echo", params={"api-version": "v1"}
         )
         assert unauthenticated.status_code == 401
+
+
+def test_make_run_passes_args_through() -> None:
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run", "ARGS=--emulator --allow-open"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "agents_core serve --host 127.0.0.1 --port 7071 --emulator --allow-open" in dry.stdout
+
+
+def test_readme_a2a_sdk_snippet_runs_as_written() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python\nimport asyncio\n\nimport httpx\nfrom a2a.client")
+    snippet = readme[start + len("```python\n") : readme.index("```", start + 10)]
+    with running("serve") as (_, base):
+        result = subprocess.run(
+            [sys.executable, "-c", snippet.replace("http://127.0.0.1:7071", base)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "TASK_STATE_COMPLETED" in result.stdout or "completed" in result.stdout.lower()

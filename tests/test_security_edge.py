@@ -180,7 +180,8 @@ def test_exposed_agents_govern_chat_a2a_cards_files_and_models(exposed: str, emu
         )
 
     assert chat("echo").status_code == 200
-    assert chat("weather:1").status_code == 200
+    assert chat("echo:1").status_code == 200
+    assert chat("weather:1").status_code != 404
     hidden = chat("tools")
     assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "model_not_found"
     assert chat("azure_ai/agents/asst_tools").status_code == 404
