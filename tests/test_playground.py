@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import json
 import os
 import re
 import subprocess
@@ -299,6 +300,45 @@ def test_chat_streams_renders_markdown_safely_and_continues_the_thread(
     expect(tab.locator("#inspect-request")).to_contain_text(f'"thread_id": "{thread_id}"')
 
 
+MARKDOWN = {
+    "# Title\n\nSome *em*, **strong**, `co*de*` and ~~gone~~.": (
+        "<h3>Title</h3><p>Some <em>em</em>, <strong>strong</strong>, <code>co*de*</code> and "
+        "<del>gone</del>.</p>"
+    ),
+    "- one\n- two\n  continued\n\n3. three\n4. four": (
+        '<ul><li>one</li><li>two<br>continued</li></ul><ol start="3"><li>three</li>'
+        "<li>four</li></ol>"
+    ),
+    "```html\n<b>x</b>\n```": '<pre><code data-lang="html">&lt;b&gt;x&lt;/b&gt;</code></pre>',
+    "> quoted\n> more\n\n---": "<blockquote><p>quoted<br>more</p></blockquote><hr>",
+    "[a](https://example.com/?q=1) [b](javascript:alert(1)) snake_case_name": (
+        '<p><a href="https://example.com/?q=1" rel="noopener noreferrer nofollow" '
+        'target="_blank">a</a> [b](javascript:alert(1)) snake_case_name</p>'
+    ),
+    "<script>alert(1)</script> & <img src=x onerror=alert(1)>": (
+        "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;</p>"
+    ),
+}
+
+
+def test_markdown_renders_agent_text_as_elements_never_as_html(
+    open_page: Any, emulated: str
+) -> None:
+    page = open_page(emulated)
+    rendered = page.tab.evaluate(
+        """async (texts) => {
+            const { render } = await import("./playground/markdown.js");
+            return texts.map((text) => {
+                const box = document.createElement("div");
+                box.append(render(text));
+                return box.innerHTML;
+            });
+        }""",
+        list(MARKDOWN),
+    )
+    assert dict(zip(MARKDOWN, rendered, strict=True)) == MARKDOWN
+
+
 @pytest.mark.parametrize("agent", ["tools", "weather:1"])
 def test_tool_calls_are_cards_whose_results_go_back(
     open_page: Any, emulated: str, agent: str
@@ -487,8 +527,8 @@ def test_gateway_key_prompt_wrong_key_error_and_copy_as_curl(
     assert tab.evaluate("() => sessionStorage.getItem('agents-playground.gateway-key')") == KEY
     assert KEY not in tab.url
 
-    reply = page.chat("My name is Ada")
-    expect(reply.locator(".content")).to_contain_text("Ada")
+    reply = page.chat("I'm Ada, and my name is Ada")
+    expect(reply.locator(".content")).to_contain_text("I'm Ada")
     shown = tab.text_content("#inspect-request") or ""
     assert "Authorization" in shown and KEY not in shown
     curl = tab.input_value("#curl")
@@ -505,7 +545,10 @@ def test_gateway_key_prompt_wrong_key_error_and_copy_as_curl(
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert '"content":"Echo: My name is Ada"' in run.stdout or "[DONE]" in run.stdout
+    chunks = [json.loads(line[6:]) for line in run.stdout.splitlines() if line[6:7] == "{"]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "Echo: I'm Ada, and my name is Ada"
+    assert run.stdout.rstrip().endswith("data: [DONE]")
     unset = subprocess.run(
         ["bash", "-c", curl], capture_output=True, text=True, timeout=30, env={}, check=False
     )
