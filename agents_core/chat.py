@@ -223,6 +223,7 @@ async def complete(
     text: list[str] = []
     annotations: list[dict[str, Any]] = []
     citations = Citations(request)
+    run: RunStream | None = None
     try:
         async with asyncio.timeout(deadline):  # retries and tool-result checks count too
             async with await start(foundry, project, plan) as run:
@@ -231,14 +232,19 @@ async def complete(
                         piece, cited = citations.apply(event)
                         text.append(piece)
                         annotations.extend(cited)
+        assert run.started is not None and run.ended is not None
+        reason = finish_reason(run.ended)
     except TimeoutError:
-        raise UpstreamTimeout(
+        error = UpstreamTimeout(
             f"the agent run took longer than {deadline:g} s and was cancelled; use "
             '"stream": true for long runs (streams are kept alive with heartbeats)',
             code="completion_deadline_exceeded",
-        ) from None
-    assert run.started is not None and run.ended is not None
-    reason = finish_reason(run.ended)
+        )
+        error.thread_id = run.started.thread_id if run and run.started else None
+        raise error from None
+    except AdapterError as exc:
+        exc.thread_id = run.started.thread_id if run and run.started else None
+        raise
     content = "".join(text)
     if not content and reason == "stop":
         content = await foundry.run_text(project, run.started.thread_id, run.started.run_id)

@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     api_version: str = Field(
         default="v1",
         validation_alias=AliasChoices("AZURE_AI_AGENTS_API_VERSION", "api_version"),
+        description="api-version of the classic agent routes (assistants, threads, runs, files).",
+    )
+    projects_api_version: str = Field(
+        default="v1",
+        validation_alias=AliasChoices("AZURE_AI_PROJECTS_API_VERSION", "projects_api_version"),
+        description="api-version of the versioned `/agents/{name}` routes (`v1` is the only one).",
+    )
+    drop_params: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("DROP_PARAMS", "drop_params"),
+        description="Drop request parameters the agent service cannot honour instead of a 400.",
     )
     managed_identity_client_id: str | None = Field(
         default=None,
@@ -118,9 +129,6 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("HEARTBEAT_INTERVAL", "heartbeat_interval"),
     )
-    playground: bool = Field(
-        default=True, validation_alias=AliasChoices("PLAYGROUND", "playground")
-    )
     max_buffered_bytes: int = Field(
         default=134_217_728,
         gt=0,
@@ -146,6 +154,9 @@ class Settings(BaseSettings):
     )
     trusted_proxies: str = Field(
         default="", validation_alias=AliasChoices("TRUSTED_PROXIES", "trusted_proxies")
+    )
+    playground: bool = Field(
+        default=True, validation_alias=AliasChoices("PLAYGROUND", "playground")
     )
 
     @field_validator(

@@ -69,6 +69,8 @@ class AdapterError(Exception):
         self.retry_after = retry_after
         self.upstream_request_id = upstream_request_id
         self.upstream_code = upstream_code
+        self.thread_id: str | None = None
+        """The thread or conversation the failed turn ran on, so the caller can continue it."""
         if status_code is not None:
             self.status_code = status_code  # type: ignore[misc]
 
@@ -79,6 +81,8 @@ class AdapterError(Exception):
             headers["Retry-After"] = str(max(1, round(self.retry_after)))
         if self.upstream_request_id:
             headers["x-upstream-request-id"] = self.upstream_request_id
+        if self.thread_id:
+            headers["x-thread-id"] = self.thread_id
         return headers
 
     def openai_body(self, request_id: str) -> dict[str, Any]:
@@ -94,6 +98,8 @@ class AdapterError(Exception):
             error["upstream_request_id"] = self.upstream_request_id
         if self.upstream_code:
             error["upstream_code"] = self.upstream_code
+        if self.thread_id:
+            error["thread_id"] = self.thread_id
         return {"error": error}
 
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -26,11 +27,12 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 import httpx
 
 from agents_core.errors import (
+    REQUEST_ID,
     AdapterError,
     Conflict,
     InvalidRequest,
@@ -45,6 +47,7 @@ from agents_core.sse import SSEDecoder
 
 __all__ = [
     "AgentClient",
+    "Api",
     "Project",
     "RunEnded",
     "RunEvent",
@@ -58,17 +61,23 @@ __all__ = [
 
 log = logging.getLogger("agents_core.foundry")
 
+Api = Literal["agents", "projects", "openai"]
 RETRYABLE_STATUS = {429, 503}
+BUSY = re.compile(r"while a run \S+ is active|already has an active run", re.IGNORECASE)
 _background: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
 class Project:
-    """Where to send a request and as whom: endpoint plus a resolved Bearer token."""
+    """Where to send a request and as whom: endpoint plus a resolved Bearer token.
+
+    `agent` names the agent the request is for (in log lines only).
+    """
 
     endpoint: str
     token: str
     credential: str = "token"
+    agent: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,61 +143,128 @@ def _request_id(response: httpx.Response) -> str | None:
     return str(value) if value else None
 
 
-def upstream_error(response: httpx.Response, body: bytes, project: Project) -> AdapterError:
-    """Translate a non-2xx upstream response into the error the caller gets."""
-    code: str | None = None
-    message = ""
-    try:
-        payload = json.loads(body)
+@dataclass(frozen=True)
+class UpstreamFailure:
+    """What a Foundry error body says: `{"error": {"code", "message", "param"?, "details"?}}`.
+
+    Foundry's validation errors say only "Invalid payload" at the top and
+    put each field in `details[]` (contract, "Errors"): those become the
+    message and the first detail's `param`.
+    """
+
+    code: str | None
+    message: str
+    param: str | None
+
+    @classmethod
+    def parse(cls, body: bytes) -> UpstreamFailure:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return cls(None, body[:300].decode("utf-8", "replace").strip(), None)
         error = payload.get("error", payload) if isinstance(payload, dict) else {}
-        if isinstance(error, dict):
-            code = error.get("code") if isinstance(error.get("code"), str) else None
-            message = str(error.get("message") or "")
-    except ValueError:
-        message = body[:300].decode("utf-8", "replace")
+        if not isinstance(error, dict):
+            return cls(None, "", None)
+        code = error.get("code") if isinstance(error.get("code"), str) else None
+        message = str(error.get("message") or "")
+        param = error.get("param") if isinstance(error.get("param"), str) else None
+        details = [d for d in error.get("details") or [] if isinstance(d, dict)]
+        said = [
+            f"{d['param']}: {d.get('message') or d.get('code') or 'invalid'}"
+            if isinstance(d.get("param"), str)
+            else str(d.get("message") or "")
+            for d in details
+        ]
+        said = [text for text in said if text]
+        if said:
+            message = f"{message} ({'; '.join(said)})" if message else "; ".join(said)
+        named = [d["param"] for d in details if isinstance(d.get("param"), str)]
+        param = param or (named[0] if named else None)
+        return cls(code, message, param)
+
+
+def upstream_error(response: httpx.Response, body: bytes, project: Project) -> AdapterError:
+    """Translate a non-2xx upstream response into the error the caller gets.
+
+    The upstream code is kept (`upstream_code`) whatever the status, and
+    the failure is logged once with both request ids, never with a secret.
+    """
+    failure = UpstreamFailure.parse(body)
     status = response.status_code
-    message = message or response.reason_phrase or f"HTTP {status}"
+    message = failure.message or response.reason_phrase or f"HTTP {status}"
     request_id = _request_id(response)
+    log.warning(
+        "Foundry answered %s %s (request %s, Foundry request %s, agent %s): %s",
+        status,
+        failure.code or "-",
+        REQUEST_ID.get(),
+        request_id or "-",
+        project.agent or "-",
+        message[:300],
+    )
+    error = _classify(status, message, failure, response, project)
+    error.upstream_request_id = request_id
+    error.upstream_code = failure.code
+    return error
+
+
+def _classify(
+    status: int,
+    message: str,
+    failure: UpstreamFailure,
+    response: httpx.Response,
+    project: Project,
+) -> AdapterError:
     if status in (401, 403):
         return UpstreamAuthError(
             f"Foundry refused the {project.credential} ({status}): {message}. Give that identity "
-            "the 'Azure AI User' role on the Foundry project.",
-            upstream_request_id=request_id,
+            "the 'Azure AI User' role on the Foundry project."
         )
     if status == 404:
         lowered = message.lower()
         code = "model_not_found" if "assistant" in lowered or "agent" in lowered else None
         code = code or ("thread_not_found" if "thread" in lowered else "not_found")
-        return NotFound(f"Foundry: {message}", code=code, upstream_request_id=request_id)
+        return NotFound(f"Foundry: {message}", code=code)
     if status == 409:
-        return Conflict(f"Foundry: {message}", code=code, upstream_request_id=request_id)
+        return Conflict(f"Foundry: {message}", code=failure.code)
     if status == 429:
-        return RateLimited(
-            f"Foundry is throttling: {message}",
-            retry_after=_retry_after(response) or 1,
-            upstream_request_id=request_id,
-        )
+        retry = _retry_after(response) or 1
+        return RateLimited(f"Foundry is throttling: {message}", retry_after=retry)
     if status == 503:
-        return ServiceUnavailable(
-            f"Foundry is unavailable: {message}",
-            retry_after=_retry_after(response) or 1,
-            upstream_request_id=request_id,
+        retry = _retry_after(response) or 1
+        return ServiceUnavailable(f"Foundry is unavailable: {message}", retry_after=retry)
+    if status == 400 and (failure.code == "conversation_locked" or BUSY.search(message)):
+        # Contract rule 8 / 22: one active run per thread, one response per conversation.
+        # The other run's id is the other caller's business: it is not repeated.
+        return Conflict(
+            "another request is still running on this thread or conversation; retry when it "
+            "has finished",
+            code="thread_busy",
+            retry_after=1,
         )
     if 400 <= status < 500:
         return InvalidRequest(
-            f"Foundry rejected the request: {message}", code=code, upstream_request_id=request_id
+            f"Foundry rejected the request: {message}", code=failure.code, param=failure.param
         )
-    return UpstreamError(
-        f"Foundry failed ({status}): {message}", code=code, upstream_request_id=request_id
-    )
+    return UpstreamError(f"Foundry failed ({status}): {message}", code=failure.code)
 
 
 class Transport:
     """Requests to Foundry projects over the one shared `httpx.AsyncClient`."""
 
-    def __init__(self, http: httpx.AsyncClient, api_version: str, retry_deadline: float) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_version: str,
+        retry_deadline: float,
+        projects_api_version: str = "v1",
+    ) -> None:
         self._http = http
-        self._api_version = api_version
+        self._versions: dict[Api, str | None] = {
+            "agents": api_version,
+            "projects": projects_api_version,
+            "openai": None,
+        }
         self._retry_deadline = retry_deadline
 
     def build(
@@ -199,10 +275,17 @@ class Transport:
         body: Any = None,
         params: Mapping[str, Any] | None = None,
         *,
-        versioned: bool = True,
+        api: Api = "agents",
     ) -> httpx.Request:
-        """A request to `path` under the project; `versioned` adds `?api-version=`."""
-        query = {"api-version": self._api_version} if versioned else {}
+        """A request to `path` under the project, with the `?api-version=` of its `api`.
+
+        `agents`: the classic routes (`AZURE_AI_AGENTS_API_VERSION`);
+        `projects`: `/agents/{name}` (`AZURE_AI_PROJECTS_API_VERSION`, only `v1`
+        exists); `openai`: `/openai/v1/...`, which takes none (contract,
+        "Versioned agents").
+        """
+        version = self._versions[api]
+        query = {"api-version": version} if version else {}
         headers = {"Authorization": f"Bearer {project.token}", "Accept": "application/json"}
         return self._http.build_request(
             method,
@@ -233,11 +316,11 @@ class Transport:
                     raise UpstreamError(
                         f"cannot reach Foundry at {project.endpoint}: {type(exc).__name__}",
                         code="upstream_unreachable",
-                    ) from None
-            except httpx.TimeoutException:
-                raise UpstreamTimeout("Foundry did not answer in time") from None
+                    ) from exc
+            except httpx.TimeoutException as exc:
+                raise UpstreamTimeout("Foundry did not answer in time") from exc
             except httpx.HTTPError as exc:
-                raise UpstreamError(f"Foundry connection failed: {type(exc).__name__}") from None
+                raise UpstreamError(f"Foundry connection failed: {type(exc).__name__}") from exc
             else:
                 if response.status_code < 400:
                     return response
@@ -269,9 +352,18 @@ class AgentClient(Protocol):
     """Runs of one kind of agent, in the normalized shape (see module docstring)."""
 
     def start_run(
-        self, project: Project, body: dict[str, Any], thread_id: str | None = None
+        self,
+        project: Project,
+        body: dict[str, Any],
+        thread_id: str | None = None,
+        *,
+        background: bool = False,
     ) -> RunStream:
-        """Start a run from a threads-API run body (on a new thread when `thread_id` is None)."""
+        """Start a run from a threads-API run body (on a new thread when `thread_id` is None).
+
+        `background`: the run goes on upstream when the stream closes early
+        (non-blocking sends); the stream is detached.
+        """
         ...
 
     async def continue_run(
@@ -279,10 +371,13 @@ class AgentClient(Protocol):
         project: Project,
         agent_id: str,
         thread_id: str,
-        run_id: str,
+        run_id: str | None,
         outputs: list[dict[str, str]],
     ) -> RunStream:
-        """Answer a run that asked for function results (`tool_call_id`, `output`)."""
+        """Answer a run that asked for function results (`tool_call_id`, `output`).
+
+        `run_id` None: the run waiting on the thread (found by one listing).
+        """
         ...
 
     async def get_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]: ...
@@ -303,8 +398,13 @@ class AgentClient(Protocol):
 
     def cancel_in_background(self, project: Project, thread_id: str, run_id: str) -> None: ...
 
-    async def open_file(self, project: Project, file_id: str) -> httpx.Response:
-        """A file's content as a streamed response (the caller closes it)."""
+    async def open_file(
+        self, project: Project, file_id: str, container_id: str | None = None
+    ) -> httpx.Response:
+        """A file's content as a streamed response (the caller closes it).
+
+        `container_id`: a code-interpreter file of a versioned agent's container.
+        """
         ...
 
 
@@ -338,7 +438,9 @@ class RunStream:
     `open` sends the request(s) that start the stream; `decode` turns each
     `(event name, JSON payload)` into a normalized event. Leaving the block
     before the run ended (error, deadline, caller gone) cancels the run
-    upstream, so nothing keeps running and billing.
+    upstream, so nothing keeps running and billing. `dropped` names what
+    the client left out of the request once it was open (reported to the
+    caller).
     """
 
     client: AgentClient
@@ -347,6 +449,7 @@ class RunStream:
     decode: Decoder
     started: RunStarted | None = None
     ended: RunEnded | None = None
+    dropped: list[str] = field(default_factory=list)
     _response: httpx.Response | None = field(default=None, repr=False)
     _iterator: AsyncGenerator[RunEvent, None] | None = field(default=None, repr=False)
     _chunks: AsyncIterator[bytes] | None = field(default=None, repr=False)
@@ -408,13 +511,13 @@ class RunStream:
                 event = self._translate(frame.event, frame.data)
                 if event is not None:
                     yield event
-        except httpx.TimeoutException:
-            raise UpstreamTimeout("Foundry stopped sending events (read timeout)") from None
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout("Foundry stopped sending events (read timeout)") from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(
                 f"Foundry stream broke: {type(exc).__name__}",
                 code="upstream_stream_error",
-            ) from None
+            ) from exc
         if self.ended is None:
             raise UpstreamError(
                 "Foundry stream ended before the run finished",

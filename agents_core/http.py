@@ -27,7 +27,7 @@ from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
 from agents_core.discovery import ModelCatalog, model_entry
 from agents_core.edge import BodyBudget, Cors, RequestIds, loopback_host, public_base, read_json
 from agents_core.edge import request_id as scope_request_id
-from agents_core.errors import AdapterError, InvalidRequest, NotFound
+from agents_core.errors import REQUEST_ID, AdapterError, InvalidRequest, NotFound
 from agents_core.playground import Playground
 from agents_core.runtime import Runtime
 from agents_core.sse import with_heartbeat
@@ -61,11 +61,11 @@ class Handlers:
         self.a2a_rpc = self._endpoint(self._a2a_rpc, "POST", rpc=True)
         self.a2a_card = self._endpoint(self._a2a_card)
         self._cards: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._catalog = ModelCatalog()
+        self._edge: tuple[Cors, BodyBudget] | None = None
         playground = Playground(lambda: self.runtime.settings.playground)
         self.playground_page = self._endpoint(playground.page)
         self.playground_asset = self._endpoint(playground.asset)
-        self._catalog = ModelCatalog()
-        self._edge: tuple[Cors, BodyBudget] | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -108,6 +108,7 @@ class Handlers:
 
         async def endpoint(request: Request) -> Response:
             request_id = scope_request_id(request.scope)
+            REQUEST_ID.set(request_id)
             started = time.perf_counter()
             try:
                 response = await self._guard(request, method) or await handler(request, request_id)
@@ -196,25 +197,31 @@ class Handlers:
         body = chat_input.parse_request(payload, runtime.settings.max_messages)
         thread_id = _thread_id(body.thread_id, request.headers.get("x-thread-id"))
         agent = runtime.agent(body.model)
-        plan = chat_input.plan_run(body, agent.agent_id, thread_id)
-        project = await runtime.project(agent, request.headers)
         settings = runtime.settings
+        plan = chat_input.plan_run(
+            body, agent.agent_id, thread_id, kind=agent.kind, drop_params=settings.drop_params
+        )
+        project = await runtime.project(agent, request.headers)
         if not body.stream:
             result = await chat.complete(
                 runtime.client(agent), project, body, plan, settings.completion_deadline
             )
-            return JSONResponse(result, headers={"x-thread-id": result["thread_id"]})
+            headers = {"x-thread-id": result.body["thread_id"]}
+            return JSONResponse(
+                result.body, headers=_omission_headers(headers, result.dropped, plan.adjusted)
+            )
         stream = await chat.open_stream(
             runtime.client(agent), project, body, plan, settings.stream_deadline, request_id
         )
+        headers = {
+            "x-thread-id": stream.thread_id,
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
         return StreamingResponse(
             with_heartbeat(stream.frames(), settings.heartbeat_interval),
             media_type="text/event-stream",
-            headers={
-                "x-thread-id": stream.thread_id,
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            },
+            headers=_omission_headers(headers, stream.dropped, plan.adjusted),
         )
 
     async def _list_models(self, request: Request, request_id: str) -> Response:
@@ -240,9 +247,12 @@ class Handlers:
                 "the 'model' query parameter must name the agent whose project holds the file",
                 param="model",
             )
+        container_id = request.query_params.get("container_id")
+        if container_id is not None and not chat_input.THREAD_ID.fullmatch(container_id):
+            raise InvalidRequest("not a valid container id", param="container_id")
         agent = runtime.agent(model)
         project = await runtime.project(agent, request.headers)
-        upstream = await runtime.client(agent).open_file(project, file_id)
+        upstream = await runtime.client(agent).open_file(project, file_id, container_id)
         headers = {
             name: upstream.headers[name]
             for name in ("content-length", "content-disposition")
@@ -267,7 +277,6 @@ class Handlers:
         from agents_core import a2a_rpc
 
         runtime = self.runtime
-
         return await a2a_rpc.serve(
             request, runtime, self._read_json, lambda: self._a2a_agent(runtime, request)
         )
@@ -325,6 +334,21 @@ def route_error(error: AdapterError, request_id: str, rpc: bool) -> JSONResponse
     )
 
 
+def _omission_headers(
+    headers: dict[str, str], dropped: tuple[str, ...], adjusted: tuple[str, ...]
+) -> dict[str, str]:
+    """`x-dropped-params` / `x-adjusted-params`: what the run did not get as asked (logged too)."""
+    if dropped:
+        headers["x-dropped-params"] = ", ".join(dict.fromkeys(dropped))
+    if adjusted:
+        headers["x-adjusted-params"] = ", ".join(adjusted)
+    if dropped or adjusted:
+        log.info(
+            "not forwarded: %s; adjusted: %s", ", ".join(dropped) or "-", ", ".join(adjusted) or "-"
+        )
+    return headers
+
+
 def _thread_id(in_body: str | None, in_header: str | None) -> str | None:
     in_header = (in_header or "").strip() or None
     if in_body and in_header and in_body != in_header:
@@ -349,7 +373,7 @@ def create_app(handlers: Handlers) -> Starlette:
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         error: AdapterError = NotFound(
-            f"no route {request.method} {request.url.path}", code="not_found"
+            f"no route {request.method} {request.url.path}", code="route_not_found"
         )
         if handlers.loopback_only and not loopback_host(request.headers):
             error = AdapterError("this server answers only to localhost names", status_code=403)

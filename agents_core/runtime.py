@@ -105,7 +105,9 @@ class Runtime:
             headers={"User-Agent": "foundry-agents-adapter/1.0"},
             follow_redirects=False,
         )
-        transport = Transport(http, settings.api_version, settings.retry_deadline)
+        transport = Transport(
+            http, settings.api_version, settings.retry_deadline, settings.projects_api_version
+        )
         return cls(
             settings=settings,
             platform=platform,
@@ -152,7 +154,7 @@ class Runtime:
     async def project(self, agent: AgentSpec, headers: Mapping[str, str]) -> Project:
         """Endpoint and a fresh-enough token for `agent`."""
         token = await self.tokens.token(agent.credential, headers)
-        return Project(agent.endpoint, token, self.tokens.describe(agent.credential))
+        return Project(agent.endpoint, token, self.tokens.describe(agent.credential), agent.alias)
 
     def describe(self) -> list[str]:
         """One line per configured agent and the credential kind it uses (no secrets)."""
@@ -173,3 +175,4 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.tokens.aclose()

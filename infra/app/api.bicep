@@ -83,6 +83,8 @@ var adapterSettings = {
   AZURE_AI_PROJECT_ENDPOINT: projectEndpoint
   AGENTS_CONFIG: agentsConfig
   AZURE_AI_AGENTS_API_VERSION: agentsApiVersion
+  AZURE_AI_PROJECTS_API_VERSION: 'v1'
+  DROP_PARAMS: 'false'
   AZURE_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   GATEWAY_API_KEYS: gatewayApiKeys
   EASY_AUTH_ALLOWED_PRINCIPALS: easyAuthAllowedPrincipals
