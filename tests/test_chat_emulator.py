@@ -7,6 +7,7 @@ with the emulator's fault knobs, and the upstream request count per turn.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,13 +39,32 @@ def fault(emulator: str, kind: str, **extra: Any) -> None:
     assert response.status_code == 200, response.text
 
 
-def assert_cancelled(emulator: str, kind: Kind) -> None:
-    """The abandoned run was cancelled (classic); a versioned response stops with its stream."""
-    if kind.cancel_route is None:
-        assert kind.cancel_route not in counts(emulator)
+def assert_cancelled(emulator: str, kind: Kind, thread_id: str) -> None:
+    """The abandoned turn stopped upstream.
+
+    Classic: the run was cancelled (`POST .../cancel`). Versioned: closing the
+    stream stopped the (non-background) response, which the emulator records as
+    `cancelled`, read back through the conversation's responses listing.
+    """
+    assert thread_id.startswith(kind.conversation_prefix)
+    if kind.cancel_route is not None:
+        route = kind.cancel_route
+        assert wait_for(lambda: counts(emulator).get(route, 0) == 1)
         return
-    route = kind.cancel_route
-    assert wait_for(lambda: counts(emulator).get(route, 0) == 1)
+
+    def stopped() -> bool:
+        listing = httpx.get(
+            f"{emulator}/openai/v1/responses",
+            params={"conversation_id": thread_id},
+            headers={"Authorization": "Bearer emulator"},
+        ).json()
+        return [r["status"] for r in listing["data"]][:1] == ["cancelled"]
+
+    assert wait_for(stopped)
+
+
+def first_thread_id(lines: list[str]) -> str:
+    return str(json.loads(lines[0].removeprefix("data: "))["thread_id"])
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
@@ -217,26 +237,31 @@ def test_dropped_stream_ends_with_an_error_frame_and_cancels_the_run(
     stream = client_for(emulated).chat.completions.create(
         model=kind.echo, messages=[{"role": "user", "content": "a b c d e f g h i j"}], stream=True
     )
+    chunks = []
     with pytest.raises(openai.APIError, match=r"stream broke|stream ended"):
-        for _ in stream:
-            pass
-    assert_cancelled(emulator, kind)
+        for chunk in stream:
+            chunks.append(chunk)
+    assert chunks[0].model_extra is not None
+    assert_cancelled(emulator, kind, chunks[0].model_extra["thread_id"])
 
 
 def test_stalled_stream_times_out_and_cancels(
-    start_adapter: Any, emulator: str, kind: Kind
+    start_adapter: Any, emulator: str, kind: Kind, slow_runs: Any
 ) -> None:
     base = start_adapter(registry=emulator_registry(emulator), upstream_read_timeout=0.5)
     fault(emulator, "stall_stream")
-    with httpx.stream(
-        "POST",
-        f"{base}/v1/chat/completions",
-        json={"model": kind.echo, "stream": True, "messages": USER},
-        timeout=10,
-    ) as response:
+    with (
+        slow_runs(3000),
+        httpx.stream(
+            "POST",
+            f"{base}/v1/chat/completions",
+            json={"model": kind.echo, "stream": True, "messages": USER},
+            timeout=10,
+        ) as response,
+    ):
         lines = [line for line in response.iter_lines() if line.startswith("data:")]
     assert '"type":"timeout_error"' in lines[-2] and lines[-1] == "data: [DONE]"
-    assert_cancelled(emulator, kind)
+    assert_cancelled(emulator, kind, first_thread_id(lines))
 
 
 def test_completion_deadline_cancels_and_recommends_streaming(
@@ -248,8 +273,10 @@ def test_completion_deadline_cancels_and_recommends_streaming(
             f"{base}/v1/chat/completions", json={"model": kind.echo, "messages": USER}, timeout=10
         )
     assert response.status_code == 504
-    assert '"stream": true' in response.json()["error"]["message"]
-    assert_cancelled(emulator, kind)
+    error = response.json()["error"]
+    assert '"stream": true' in error["message"]
+    assert response.headers["x-thread-id"] == error["thread_id"]  # the turn can be continued
+    assert_cancelled(emulator, kind, error["thread_id"])
 
 
 def test_heartbeats_keep_a_quiet_stream_alive(
@@ -293,16 +320,15 @@ def test_stream_deadline_ends_the_stream_and_cancels(
     start_adapter: Any, emulator: str, kind: Kind, slow_runs: Any
 ) -> None:
     base = start_adapter(registry=emulator_registry(emulator), stream_deadline=0.5)
-    with slow_runs(3000):
-        started = time.monotonic()
-        with httpx.stream(
+    with (
+        slow_runs(3000),
+        httpx.stream(
             "POST",
             f"{base}/v1/chat/completions",
             json={"model": kind.echo, "stream": True, "messages": USER},
             timeout=10,
-        ) as response:
-            lines = [line for line in response.iter_lines() if line.startswith("data:")]
-        elapsed = time.monotonic() - started
-    assert elapsed < 2
+        ) as response,
+    ):
+        lines = [line for line in response.iter_lines() if line.startswith("data:")]
     assert '"code":"stream_deadline_exceeded"' in lines[-2] and lines[-1] == "data: [DONE]"
-    assert_cancelled(emulator, kind)
+    assert_cancelled(emulator, kind, first_thread_id(lines))

@@ -13,8 +13,9 @@ served from its container), or the response stops on an
 `mcp_approval_request` / `oauth_consent_request` output item. A
 `background` response can be cancelled (`cancel`): it ends `cancelled`.
 Every event carries `type` and `sequence_number` (from 0) and is
-published to the response's `Feed`; responses go on whether or not anyone
-is streaming them. When it ends, its output items are appended to its
+published to the response's `Feed`. A streamed response stops (`cancelled`)
+when its connection ends early, unless it is a `background` one. When it ends,
+its output items are appended to its
 conversation (whose input items were appended when it was created).
 """
 

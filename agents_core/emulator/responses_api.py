@@ -133,7 +133,11 @@ async def create_response(call: Call) -> Response:
     foundry.engine.start(response, agent_turn(agent, seen, new, body), conversation)
     if body.stream:
         return event_stream(
-            response.feed, fault=call.stream_fault, fault_after=DELTA_EVENTS, terminator=False
+            response.feed,
+            fault=call.stream_fault,
+            fault_after=DELTA_EVENTS,
+            terminator=False,
+            on_abandon=None if body.background else lambda: foundry.engine.cancel(response),
         )
     if not body.background:
         await response.finished.wait()

@@ -6,13 +6,15 @@ event named in `fault_after`) without the terminating chunk, so the server
 closes the connection mid-body and the client sees a broken chunked body;
 `stall_stream` sends nothing more after the first delta until the client
 gives up. The feed's closing `done` frame (`data: [DONE]`) is sent only
-when `terminator` is true (the Responses API sends none).
+when `terminator` is true (the Responses API sends none). `on_abandon` is
+called when the connection ends before the feed did (client gone, or a
+dropped or stalled stream): a streamed, non-background response stops then.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from starlette.responses import StreamingResponse
 from starlette.types import Send
@@ -52,10 +54,11 @@ def event_stream(
     fault: str | None = None,
     fault_after: frozenset[str] = MESSAGE_DELTAS,
     terminator: bool = True,
+    on_abandon: Callable[[], None] | None = None,
 ) -> EventStreamResponse:
     """Stream `prelude` frames, then `feed` from its first event through `done`."""
     return EventStreamResponse(
-        _frames(feed, list(prelude), fault, fault_after, terminator),
+        _frames(feed, list(prelude), fault, fault_after, terminator, on_abandon),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )
@@ -67,15 +70,23 @@ async def _frames(
     fault: str | None,
     fault_after: frozenset[str],
     terminator: bool,
+    on_abandon: Callable[[], None] | None,
 ) -> AsyncIterator[bytes]:
-    for event, data in prelude:
-        yield frame(event, data)
-    async for event, data in feed.follow():
-        if event == DONE and not terminator:
-            return
-        yield frame(event, data)
-        if fault is not None and event in fault_after:
-            if fault == "drop_stream":
-                raise _Dropped
-            await asyncio.sleep(STALL_SECONDS)
-            return
+    finished = False
+    try:
+        for event, data in prelude:
+            yield frame(event, data)
+        async for event, data in feed.follow():
+            if event == DONE:
+                finished = True
+                if not terminator:
+                    return
+            yield frame(event, data)
+            if fault is not None and event in fault_after:
+                if fault == "drop_stream":
+                    raise _Dropped
+                await asyncio.sleep(STALL_SECONDS)
+                return
+    finally:
+        if not finished and on_abandon is not None:
+            on_abandon()
