@@ -42,6 +42,9 @@ class TokenSource(Protocol):
 
     async def token(self) -> str: ...
 
+    async def aclose(self) -> None:
+        """Release the credential's own HTTP session, if it has one."""
+
 
 @dataclass
 class StaticToken:
@@ -52,6 +55,9 @@ class StaticToken:
 
     async def token(self) -> str:
         return self.value
+
+    async def aclose(self) -> None:
+        return None
 
 
 class CredentialToken:
@@ -91,6 +97,9 @@ class CredentialToken:
             self._token, self._expires_on = access.token, float(access.expires_on)
             return self._token
 
+    async def aclose(self) -> None:
+        await self._credential.close()
+
 
 class TokenBroker:
     """One token source per distinct identity, shared by every agent that uses it."""
@@ -127,6 +136,12 @@ class TokenBroker:
                 )
             return token.strip()
         return await self.source(credential).token()
+
+    async def aclose(self) -> None:
+        """Close every credential's session (azure-identity's aiohttp transport)."""
+        sources, self._sources = list(self._sources.values()), {}
+        for source in sources:
+            await source.aclose()
 
     def describe(self, credential: Credential) -> str:
         if credential.kind == "passthrough":

@@ -85,6 +85,7 @@ async def test_client_secret_flow_requests_the_foundry_scope_once(
     tokens = broker(server, cert_file)
     assert await tokens.token(SERVICE_PRINCIPAL, {}) == "sp-token"
     assert await tokens.token(SERVICE_PRINCIPAL, {}) == "sp-token"  # cached
+    await tokens.aclose()
     [(request, _)] = server.log
     form = parse_qs(request.get_data(as_text=True))
     assert form == {
@@ -105,7 +106,9 @@ async def test_refused_secret_is_an_error_naming_the_principal_not_the_secret(
         {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret."},
         status=401,
     )
+    refused = broker(server, cert_file)
     with pytest.raises(UpstreamAuthError) as raised:
-        await broker(server, cert_file).token(SERVICE_PRINCIPAL, {})
+        await refused.token(SERVICE_PRINCIPAL, {})
+    await refused.aclose()
     assert "client-1" in raised.value.message and "Azure AI User" in raised.value.message
     assert "s3cret" not in raised.value.message

@@ -46,7 +46,8 @@ def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         yield process, base
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        # Read what it printed and close the pipe (the banner is checked after the block).
+        process.output, _ = process.communicate(timeout=10)  # type: ignore[attr-defined]
 
 
 def test_serve_with_no_azure_settings_answers_from_the_emulator() -> None:
@@ -68,7 +69,7 @@ def test_serve_with_no_azure_settings_answers_from_the_emulator() -> None:
         assert second["choices"][0]["message"]["content"] == "Your name is Ada."
         models = httpx.get(f"{base}/v1/models").json()
         assert {"echo", "tools", "instructions", "echo:1"} <= {m["id"] for m in models["data"]}
-    banner = process.stdout.read() if process.stdout else ""
+    banner = process.output  # type: ignore[attr-defined]
     assert "LOCAL FOUNDRY EMULATOR" in banner
     assert "curl http://127.0.0.1:" in banner and '"model": "echo"' in banner
 

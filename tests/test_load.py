@@ -1,10 +1,12 @@
-"""A bounded load test on loopback: 500 concurrent streams, zero errors, bounded memory."""
+"""A bounded load test on loopback: 500 concurrent streams, zero errors, bounded memory.
+
+How long it takes is measured by `make bench`, not asserted here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import resource
-import time
 from pathlib import Path
 
 import httpx
@@ -39,13 +41,10 @@ async def test_500_concurrent_streams_without_errors(emulated: str) -> None:
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         await stream_once(http, emulated, -1)  # warm up
         before = rss_mb()
-        started = time.monotonic()
         results = await asyncio.gather(
             *(stream_once(http, emulated, i) for i in range(500)), return_exceptions=True
         )
-        elapsed = time.monotonic() - started
     errors = [r for r in results if isinstance(r, BaseException)]
     assert errors == [], errors[:3]
     assert all(f"number {i}" in str(text) for i, text in enumerate(results))
-    assert elapsed < 30
     assert rss_mb() - before < 200, "memory grew by more than 200 MB under load"
