@@ -93,9 +93,13 @@ class Bench:
         wait_until_up(f"{self.emulator}/_emulator/settings")
         config = Path(tempfile.mkdtemp()) / "agents.yaml"
         config.write_text(
-            "model_list:\n  - model_name: echo\n    litellm_params:\n"
-            f"      model: azure_ai/agents/asst_echo\n      api_base: {self.project}\n"
-            f"      api_key: {TOKEN}\n"
+            "model_list:\n"
+            + "".join(
+                f"  - model_name: {name}\n    litellm_params:\n"
+                f"      model: azure_ai/agents/{agent}\n      api_base: {self.project}\n"
+                f"      api_key: {TOKEN}\n"
+                for name, agent in (("echo", "asst_echo"), ("echo-v", "echo:1"))
+            )
         )
         env = {**os.environ, "AGENTS_CONFIG": str(config)}
         env.pop("AZURE_AI_PROJECT_ENDPOINT", None)
@@ -138,11 +142,44 @@ class Bench:
         return int(sum(counts.values()))
 
     async def completion(self, http: httpx.AsyncClient, **extra: Any) -> dict[str, Any]:
-        response = await http.post(
-            f"{self.adapter}/v1/chat/completions", json={"model": "echo", "messages": USER, **extra}
-        )
+        body = {"model": "echo", "messages": USER, **extra}
+        response = await http.post(f"{self.adapter}/v1/chat/completions", json=body)
         response.raise_for_status()
         return dict(response.json())
+
+    async def requests_per_turn(self, http: httpx.AsyncClient) -> list[tuple[str, str]]:
+        """Upstream requests of each kind of turn (the contract's cost, see the README)."""
+        system = [{"role": "system", "content": "Be brief."}, *USER]
+        tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
+        rows: list[tuple[str, str]] = []
+
+        async def measure(label: str, **body: Any) -> dict[str, Any]:
+            await self.reset(http)
+            result = await self.completion(http, **body)
+            rows.append((f"upstream requests / turn: {label}", str(await self.counts(http))))
+            return result
+
+        classic = await measure("classic, new thread")
+        await measure("classic, new thread with system text", messages=system)
+        await measure("classic, existing thread", thread_id=classic["thread_id"])
+        await measure(
+            "classic, existing thread with system text",
+            thread_id=classic["thread_id"],
+            messages=system,
+        )
+        await measure("classic, caller tools, first turn (agent's tools read)", tools=tools)
+        await measure("classic, caller tools, later turns (cached)", tools=tools)
+        versioned = await measure("versioned, new conversation", model="echo-v")
+        await measure(
+            "versioned, existing conversation", model="echo-v", thread_id=versioned["thread_id"]
+        )
+        await measure(
+            "versioned, caller tools, first turn (agent read)", model="echo-v", tools=tools
+        )
+        await self.reset(http)
+        await self.adapter_stream(http)
+        rows.append(("upstream requests / turn: classic, streamed", str(await self.counts(http))))
+        return rows
 
     async def adapter_stream(self, http: httpx.AsyncClient) -> tuple[float, float]:
         """(time to first content token, total) for one streamed completion."""
@@ -190,21 +227,13 @@ class Bench:
         floor_ms = self.latency_ms + self.run_ms
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
         async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-            await self.reset(http)
-            first = await self.completion(http)
-            rows.append(
-                ("upstream requests / completion, new thread", str(await self.counts(http)))
-            )
-            await self.reset(http)
-            await self.completion(http, thread_id=first["thread_id"])
-            rows.append(
-                ("upstream requests / completion, existing thread", str(await self.counts(http)))
-            )
-            await self.reset(http)
-            await self.adapter_stream(http)
-            rows.append(("upstream requests / completion, stream", str(await self.counts(http))))
-
+            rows += await self.requests_per_turn(http)
             plain = [await self.timed(lambda: self.completion(http)) for _ in range(self.samples)]
+            system = [{"role": "system", "content": "Be brief."}, *USER]
+            with_system = [
+                await self.timed(lambda: self.completion(http, messages=system))
+                for _ in range(self.samples)
+            ]
             adapter = [await self.adapter_stream(http) for _ in range(self.samples)]
             direct = [await self.direct_stream(http) for _ in range(self.samples)]
             ms = lambda values, q: f"{percentile(values, q) * 1000:.1f}"  # noqa: E731
@@ -214,6 +243,10 @@ class Bench:
             rows += [
                 ("floor: one upstream round trip + run time (ms)", f"{floor_ms:.1f}"),
                 ("non-streaming p50 / p99 (ms)", f"{ms(plain, 0.5)} / {ms(plain, 0.99)}"),
+                (
+                    "non-streaming, new classic thread with system text, p50 / p99 (ms)",
+                    f"{ms(with_system, 0.5)} / {ms(with_system, 0.99)}",
+                ),
                 (
                     "streaming, to [DONE], p50 / p99 (ms)",
                     f"{ms([t for _, t in adapter], 0.5)} / {ms([t for _, t in adapter], 0.99)}",
