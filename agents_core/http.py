@@ -22,12 +22,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agents_core import chat, chat_input
 from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
-from agents_core.discovery import ModelCatalog, model_entry
 from agents_core.edge import BodyBudget, Cors, RequestIds, loopback_host, public_base, read_json
 from agents_core.edge import request_id as scope_request_id
 from agents_core.errors import REQUEST_ID, AdapterError, InvalidRequest, NotFound
+from agents_core.openai import chat, chat_input
+from agents_core.openai.models import ModelCatalog, model_entry
 from agents_core.playground import Playground
 from agents_core.runtime import Runtime
 from agents_core.sse import with_heartbeat
@@ -274,7 +274,7 @@ class Handlers:
 
     async def _a2a_rpc(self, request: Request, request_id: str) -> Response:
         """JSON-RPC 2.0 for one agent, A2A 1.0 and 0.3 on the same URL."""
-        from agents_core import a2a_rpc
+        from agents_core.a2a import rpc as a2a_rpc
 
         runtime = self.runtime
         return await a2a_rpc.serve(
@@ -283,7 +283,7 @@ class Handlers:
 
     async def _a2a_card(self, request: Request, request_id: str) -> Response:
         """The agent card, named and described from the Foundry agent (cached 5 minutes)."""
-        from agents_core.a2a_wire import agent_card
+        from agents_core.a2a.wire import agent_card
 
         runtime = self.runtime
         if not runtime.settings.public_agent_cards:
@@ -314,7 +314,7 @@ class Handlers:
             skill_id=agent.agent_id,
             scheme=runtime.callers.scheme(),
         )
-        from agents_core.a2a_rpc import card_response
+        from agents_core.a2a.rpc import card_response
 
         return card_response(request, card)
 
@@ -323,7 +323,7 @@ def route_error(error: AdapterError, request_id: str, rpc: bool) -> JSONResponse
     """`error` in the route's shape: JSON-RPC on A2A routes (HTTP status kept), else OpenAI's."""
     if not rpc:
         return error_response(error, request_id)
-    from agents_core.a2a_wire import INTERNAL_ERROR, INVALID_REQUEST, RpcError
+    from agents_core.a2a.wire import INTERNAL_ERROR, INVALID_REQUEST, RpcError
 
     code = INVALID_REQUEST if error.status_code < 500 else INTERNAL_ERROR
     data = {"httpStatus": error.status_code, "code": error.code}

@@ -21,9 +21,9 @@ from agents_core.config import (
     load_settings,
 )
 from agents_core.errors import NotFound
-from agents_core.foundry import AgentClient, Project, Transport
-from agents_core.foundry_responses import ResponsesClient
-from agents_core.foundry_threads import ThreadsClient
+from agents_core.foundry.responses import ResponsesClient
+from agents_core.foundry.threads import ThreadsClient
+from agents_core.foundry.transport import AgentClient, Project, Transport
 
 __all__ = ["Exposure", "Runtime"]
 

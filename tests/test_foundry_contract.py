@@ -36,12 +36,12 @@ from azure.ai.agents.operations import _operations
 from openai.types.responses import easy_input_message_param, response_create_params
 from openai.types.responses import response_input_item_param as input_items
 
-from agents_core.chat import start
-from agents_core.chat_input import AgentKind, parse_request, plan_run
 from agents_core.errors import InvalidRequest
-from agents_core.foundry import Project, Transport
-from agents_core.foundry_responses import ResponsesClient
-from agents_core.foundry_threads import ThreadsClient
+from agents_core.foundry.responses import ResponsesClient
+from agents_core.foundry.threads import ThreadsClient
+from agents_core.foundry.transport import Project, Transport
+from agents_core.openai.chat import start
+from agents_core.openai.chat_input import AgentKind, parse_request, plan_run
 
 ENDPOINT = "https://contoso.services.ai.azure.com/api/projects/p"
 AGENT_TOOLS = [

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .api_errors import bad_request
 from .bodies import (
     AssistantIn,
     MessageIn,
@@ -26,12 +27,11 @@ from .bodies import (
 )
 from .control import STREAM_FAULTS
 from .engine import Engine
-from .errors import bad_request
+from .event_stream import event_stream
 from .feed import Feed
-from .foundry import Foundry
 from .objects import Run, Thread
-from .sse import event_stream
 from .store import ListQuery, Store, new_run, paginate
+from .versioned import Foundry
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import api, responses_api
+from .api_errors import ApiError, bad_request
 from .control import HTTP_FAULTS, Control
 from .engine import Engine
-from .errors import ApiError, bad_request
-from .foundry import Foundry
 from .options import EmulatorOptions, Knobs
 from .store import Store
+from .versioned import Foundry
 
 PREFIX = "/api/projects/{project}"
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ApiError, bad_request
+from .api_errors import ApiError, bad_request
 
 JSON = dict[str, Any]
 

@@ -4,7 +4,7 @@ No auth and no api-version; these requests are never counted or logged.
 
 - `GET /_emulator/requests` → `{"counts": {"POST /threads/runs": 2, ...}, "log": [...]}`
 - `POST /_emulator/reset` → clears counts, log and queued faults (threads stay)
-- `GET|POST /_emulator/settings` → `{"latency_ms", "run_ms"}` (POST changes either)
+- `GET|POST /_emulator/settings` → `{"latency_ms", "run_ms", "max_deltas"}` (POST changes any)
 - `GET|POST /_emulator/faults` → `{"faults": [...]}`; POST queues
   `{"kind", "route"?, "count"?, "retry_after"?}` for the next `count` matching requests
 
@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .api_errors import ApiError, bad_request
 from .bodies import JSON, parse
-from .errors import ApiError, bad_request
 from .options import Knobs
 
 FaultKind = Literal[
@@ -67,6 +67,7 @@ class SettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     latency_ms: float | None = Field(default=None, ge=0)
     run_ms: float | None = Field(default=None, ge=0)
+    max_deltas: int | None = Field(default=None, ge=1, le=10_000)
 
 
 @dataclass
@@ -179,7 +180,12 @@ class Control:
                 self.knobs.latency_ms = body.latency_ms
             if body.run_ms is not None:
                 self.knobs.run_ms = body.run_ms
-        return JSONResponse({"latency_ms": self.knobs.latency_ms, "run_ms": self.knobs.run_ms})
+            if body.max_deltas is not None:
+                self.knobs.max_deltas = body.max_deltas
+        knobs = self.knobs
+        return JSONResponse(
+            {"latency_ms": knobs.latency_ms, "run_ms": knobs.run_ms, "max_deltas": knobs.max_deltas}
+        )
 
     async def _faults(self, request: Request) -> Response:
         if request.method == "POST":

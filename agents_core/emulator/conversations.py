@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .api_errors import ApiError
 from .bodies import JSON
-from .errors import ApiError
 from .objects import new_id, now
 
 

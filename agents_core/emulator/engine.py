@@ -18,8 +18,8 @@ import re
 import time
 
 from .agents import CallTools, Turn, message_text, respond
+from .api_errors import bad_request
 from .bodies import JSON, ToolOutputIn
-from .errors import bad_request
 from .feed import Feed
 from .objects import (
     Message,
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 QUEUED_SHARE = 0.1
 WRITING_SHARE = 0.8
 WRAP_UP_SHARE = 0.1
-MAX_DELTAS = 40
 
 FAILURES: dict[str, tuple[str, JSON | None]] = {
     "run_failed_rate_limit": (
@@ -278,7 +277,7 @@ class Engine:
         run.message = message
         run.feed.publish("thread.message.created", message.to_json())
         run.feed.publish("thread.message.in_progress", message.to_json())
-        size = max(2, math.ceil(len(tokens) / MAX_DELTAS))
+        size = max(2, math.ceil(len(tokens) / self._knobs.max_deltas))
         chunks = ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)]
         for chunk in chunks:
             await self._pause(run, WRITING_SHARE / len(chunks))

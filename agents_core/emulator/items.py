@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
+from .api_errors import ApiError, bad_request
 from .bodies import JSON
-from .errors import ApiError, bad_request
 from .objects import ToolCall, ToolResult, new_id
 
 

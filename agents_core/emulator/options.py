@@ -22,10 +22,15 @@ class EmulatorOptions:
 
 @dataclass
 class Knobs:
-    """The live, mutable copy of the timing options (changed by `/_emulator/settings`)."""
+    """The live, mutable copy of the timing options (changed by `/_emulator/settings`).
+
+    `max_deltas` bounds how many text deltas one reply is split into (benchmarks
+    raise it to measure the cost per streamed delta).
+    """
 
     latency_ms: float
     run_ms: float
+    max_deltas: int = 40
 
     @classmethod
     def from_options(cls, options: EmulatorOptions) -> Knobs:

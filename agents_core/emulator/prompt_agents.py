@@ -23,8 +23,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .agents import ASK_USER_TOOL, DEMO_MODEL, WEATHER_TOOL
+from .api_errors import ApiError, bad_request
 from .bodies import JSON
-from .errors import ApiError, bad_request
 from .objects import Persona, now
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")

@@ -30,11 +30,11 @@ from typing import Any
 from .agents import AskCaller, CallTools, Turn, respond_versioned
 from .bodies import JSON
 from .conversations import Conversation
-from .engine import MAX_DELTAS, QUEUED_SHARE, WRAP_UP_SHARE, WRITING_SHARE
+from .engine import QUEUED_SHARE, WRAP_UP_SHARE, WRITING_SHARE
 from .items import message_item
 from .objects import new_id, now, words
 from .options import Knobs
-from .responses import ResponseState, prompt_tokens
+from .response_state import ResponseState, prompt_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class ResponseEngine:
         part: JSON = {"type": "output_text", "text": "", "annotations": []}
         _emit(response, "response.content_part.added", **where, part=dict(part))
         item["content"].append(part)
-        size = max(2, math.ceil(len(tokens) / MAX_DELTAS))
+        size = max(2, math.ceil(len(tokens) / self._knobs.max_deltas))
         chunks = ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)]
         for chunk in chunks:
             await self._pause(WRITING_SHARE / len(chunks))

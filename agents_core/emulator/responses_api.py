@@ -11,14 +11,14 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse, Response
 
 from .api import Call
+from .api_errors import ApiError, bad_request
 from .bodies import JSON, parse
 from .conversations import Item
-from .errors import ApiError, bad_request
+from .event_stream import event_stream
 from .items import ItemIn, check_items, stored_items, unknown_call_ids
 from .prompt_agents import CreateVersionIn
 from .response_engine import DELTA_EVENTS
-from .responses import ResponseState, agent_turn, parse_response_body
-from .sse import event_stream
+from .response_state import ResponseState, agent_turn, parse_response_body
 from .store import paginate
 
 OPENAI_PREFIX = "/openai/v1"

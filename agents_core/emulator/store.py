@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .agents import demo_agents
+from .api_errors import bad_request, not_found
 from .bodies import JSON, AssistantIn, MessageIn, RunIn, RunOptionsIn, ThreadIn, tool_json
-from .errors import bad_request, not_found
 from .objects import Agent, Message, Run, RunSettings, Step, Thread, content_json, new_id
 
 

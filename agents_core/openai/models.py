@@ -24,7 +24,7 @@ __all__ = ["CACHE_SECONDS", "ListedAgent", "ModelCatalog", "model_entry"]
 
 CACHE_SECONDS = 60.0
 MAX_PAGES = 20  # of 100 agents each, per kind
-log = logging.getLogger("agents_core.discovery")
+log = logging.getLogger("agents_core.openai.models")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class ModelCatalog:
             if self._cached is not None and self._cached[0] > time.monotonic():
                 return self._cached[1]
             token = await runtime.tokens.token(registry.default_credential, headers)
-            from agents_core.foundry import Project
+            from agents_core.foundry.transport import Project
 
             project = Project(
                 registry.default_endpoint,

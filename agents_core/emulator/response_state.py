@@ -22,8 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .agents import Turn
+from .api_errors import ApiError, bad_request
 from .bodies import JSON, parse
-from .errors import ApiError, bad_request
 from .feed import Feed
 from .items import ItemIn, check_items, history, item_text, pending_results
 from .objects import new_id, now, words

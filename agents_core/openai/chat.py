@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from agents_core.chat_input import MAX_CALLER_CALL_ID, ChatRequest, RunPlan, encode_call_id
 from agents_core.errors import AdapterError, RateLimited, UpstreamError, UpstreamTimeout
-from agents_core.foundry import (
+from agents_core.foundry.transport import (
     AgentClient,
     Project,
     RunEnded,
@@ -26,6 +25,7 @@ from agents_core.foundry import (
     TextDelta,
     pending_tool_calls,
 )
+from agents_core.openai.chat_input import MAX_CALLER_CALL_ID, ChatRequest, RunPlan, encode_call_id
 from agents_core.sse import encode, encode_json
 
 __all__ = ["ChatStream", "Completion", "complete", "open_stream", "start"]

@@ -1,8 +1,8 @@
 """What every Foundry upstream shares: transport, errors, normalized run events.
 
 Foundry runs agents two ways: classic agents (`asst_...`) through
-threads and runs (`foundry_threads`), versioned agents (`name:version`)
-through the Responses API and conversations (`foundry_responses`). Both
+threads and runs (`foundry.threads`), versioned agents (`name:version`)
+through the Responses API and conversations (`foundry.responses`). Both
 clients implement `AgentClient` and surface a run as the same few events
 (`RunStarted`, `TextDelta`, `RunEnded` with a run in the threads API's
 shape), so translation modules never ask which kind of agent they talk to.

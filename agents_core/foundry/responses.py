@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from agents_core.errors import Conflict, InvalidRequest, NotFound
-from agents_core.foundry import (
+from agents_core.foundry.transport import (
     Api,
     Project,
     RunEnded,

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from agents_core.errors import AdapterError, Conflict, Gone, NotFound
-from agents_core.foundry import (
+from agents_core.foundry.transport import (
     Project,
     RunEnded,
     RunEvent,

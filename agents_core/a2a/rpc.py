@@ -21,8 +21,8 @@ from a2a.types import SendMessageRequest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from agents_core import a2a
-from agents_core.a2a_wire import (
+from agents_core.a2a import tasks
+from agents_core.a2a.wire import (
     CONTENT_TYPE_NOT_SUPPORTED,
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -80,7 +80,7 @@ async def serve(
         check_version(header)
         call = parse_call(payload)
         spec = agent()
-        service = a2a.TaskService(
+        service = tasks.TaskService(
             runtime.client(spec),
             await runtime.project(spec, request.headers),
             spec.agent_id,
@@ -136,7 +136,7 @@ def _send_request(call: Call) -> SendMessageRequest:
         raise RpcError(INVALID_PARAMS, f"invalid params: {str(exc)[:200]}") from None
 
 
-async def _dispatch(service: a2a.TaskService, call: Call, runtime: Runtime) -> Response:
+async def _dispatch(service: tasks.TaskService, call: Call, runtime: Runtime) -> Response:
     if call.operation == "send":
         message = _send_request(call)
         task = await service.send(message, call.blocking(message), call.history_length(message))

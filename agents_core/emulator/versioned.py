@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from .api_errors import ApiError
 from .conversations import Conversations
-from .errors import ApiError
 from .options import Knobs
 from .prompt_agents import PromptAgents
 from .response_engine import ResponseEngine
-from .responses import ResponseState
+from .response_state import ResponseState
 
 
 class Foundry:

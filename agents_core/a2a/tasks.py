@@ -36,8 +36,7 @@ from a2a.types import (
 )
 from google.protobuf.json_format import MessageToDict
 
-from agents_core import chat
-from agents_core.a2a_wire import (
+from agents_core.a2a.wire import (
     CONTENT_TYPE_NOT_SUPPORTED,
     INVALID_PARAMS,
     TASK_NOT_CANCELABLE,
@@ -46,9 +45,8 @@ from agents_core.a2a_wire import (
     RpcError,
     message_content,
 )
-from agents_core.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
 from agents_core.errors import AdapterError, NotFound, UpstreamTimeout
-from agents_core.foundry import (
+from agents_core.foundry.transport import (
     AgentClient,
     Project,
     RunEnded,
@@ -57,6 +55,8 @@ from agents_core.foundry import (
     TextDelta,
     pending_tool_calls,
 )
+from agents_core.openai import chat
+from agents_core.openai.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
 
 __all__ = ["TaskService", "task_id"]
 
