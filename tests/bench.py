@@ -29,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
 USER = [{"role": "user", "content": "Tell me about benchmarks in a few words please"}]
+LONG = [{"role": "user", "content": " ".join(f"word{i}" for i in range(399))}]
 
 
 def free_port() -> int:
@@ -42,6 +43,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (`/proc/<pid>/stat`, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -61,8 +68,8 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
 
 
 class Bench:
-    def __init__(self, latency_ms: float, run_ms: float, samples: int) -> None:
-        self.latency_ms, self.run_ms, self.samples = latency_ms, run_ms, samples
+    def __init__(self, latency_ms: float, run_ms: float, samples: int, only: str) -> None:
+        self.latency_ms, self.run_ms, self.samples, self.only = latency_ms, run_ms, samples, only
         self.emulator_port, self.adapter_port = free_port(), free_port()
         self.emulator = f"http://127.0.0.1:{self.emulator_port}"
         self.project = f"{self.emulator}/api/projects/bench"
@@ -133,6 +140,118 @@ class Bench:
     @property
     def adapter_pid(self) -> int:
         return self.processes[1].pid
+
+    @property
+    def emulator_pid(self) -> int:
+        return self.processes[0].pid
+
+    async def settings(self, http: httpx.AsyncClient, **knobs: float) -> None:
+        (await http.post(f"{self.emulator}/_emulator/settings", json=knobs)).raise_for_status()
+
+    async def cpu_per_call(
+        self, label: str, call: Callable[[], Awaitable[Any]], concurrency: int, total: int
+    ) -> tuple[str, str, float]:
+        """CPU ms per call of the adapter and the emulator; `total` calls, `concurrency` at once."""
+        adapter, emulator = cpu_seconds(self.adapter_pid), cpu_seconds(self.emulator_pid)
+        for _ in range(total // concurrency):
+            await asyncio.gather(*(call() for _ in range(concurrency)))
+        spent = (cpu_seconds(self.adapter_pid) - adapter) * 1000 / total
+        upstream = (cpu_seconds(self.emulator_pid) - emulator) * 1000 / total
+        return (
+            f"CPU per call, {label}, {concurrency} concurrent: adapter / emulator (ms)",
+            f"{spent:.2f} / {upstream:.2f}",
+            spent,
+        )
+
+    async def a2a_send(self, http: httpx.AsyncClient) -> None:
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "message/send",
+            "params": {
+                "message": {
+                    "kind": "message",
+                    "messageId": "m1",
+                    "role": "user",
+                    "parts": [{"kind": "text", "text": USER[0]["content"]}],
+                }
+            },
+        }
+        response = await http.post(f"{self.adapter}/a2a/echo", json=body)
+        response.raise_for_status()
+        assert "error" not in response.json(), response.text
+
+    async def responses_call(self, http: httpx.AsyncClient) -> None:
+        body = {"model": "echo", "input": USER[0]["content"]}
+        response = await http.post(f"{self.adapter}/v1/responses", json=body)
+        response.raise_for_status()
+
+    async def stream_long(self, http: httpx.AsyncClient) -> None:
+        body = {"model": "echo", "stream": True, "messages": LONG}
+        async with http.stream(
+            "POST", f"{self.adapter}/v1/chat/completions", json=body
+        ) as response:
+            response.raise_for_status()
+            async for _ in response.aiter_lines():
+                pass
+
+    async def cpu(self, http: httpx.AsyncClient) -> list[tuple[str, str]]:
+        """CPU per completion (issue targets: ≤ 1.0 ms non-streamed at 40, ≤ 0.02 ms per delta)."""
+        rows: list[tuple[str, str]] = []
+        cases: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("chat, non-streamed", lambda: self.completion(http)),
+            ("chat, streamed short reply", lambda: self.adapter_stream(http)),
+            ("A2A message/send", lambda: self.a2a_send(http)),
+        ]
+        if (await http.post(f"{self.adapter}/v1/responses", json={})).status_code != 404:
+            cases.append(("Responses, non-streamed", lambda: self.responses_call(http)))
+        measured: dict[str, float] = {}
+        for label, call in cases:
+            for concurrency in (1, 40):
+                name, value, spent = await self.cpu_per_call(label, call, concurrency, 200)
+                rows.append((name, value))
+                measured[f"{label}@{concurrency}"] = spent
+        await self.settings(http, max_deltas=200)
+        name, value, long_ms = await self.cpu_per_call(
+            "chat, streamed 200-delta reply", lambda: self.stream_long(http), 40, 200
+        )
+        await self.settings(http, max_deltas=40)
+        rows.append((name, value))
+        short_ms = measured["chat, streamed short reply@40"]
+        per_delta = (long_ms - short_ms) / (200 - 6)
+        rows.append(("CPU per streamed delta, adapter (ms; target ≤ 0.02)", f"{per_delta:.4f}"))
+        rows.append(
+            (
+                "CPU per non-streamed completion at 40 concurrent (ms; target ≤ 1.0)",
+                f"{measured['chat, non-streamed@40']:.2f}",
+            )
+        )
+        return rows
+
+    async def scale(self, http: httpx.AsyncClient, streams: int) -> list[tuple[str, str]]:
+        """`streams` concurrent streams through one worker; RSS per open idle stream."""
+        await self.settings(http, run_ms=4000)
+        at_rest = rss_mb(self.adapter_pid)
+        started = time.perf_counter()
+        tasks = [asyncio.create_task(self.adapter_stream(http)) for _ in range(streams)]
+        await asyncio.sleep(2.0)  # every stream open, runs still going
+        during = rss_mb(self.adapter_pid)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        elapsed = time.perf_counter() - started
+        await self.settings(http, run_ms=self.run_ms)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        totals = [r[1] for r in results if not isinstance(r, BaseException)]
+        p99 = f"{percentile(totals, 0.99) * 1000:.0f}" if totals else "-"
+        return [
+            (
+                f"{streams} concurrent streams, 4 s runs: errors, p99 (ms), wall (s)",
+                f"{len(errors)} errors, p99 {p99}, {elapsed:.1f}",
+            ),
+            (
+                f"RSS per open stream at {streams} (KB; target ≤ 20)",
+                f"{(during - at_rest) * 1024 / streams:.1f}",
+            ),
+        ]
 
     async def reset(self, http: httpx.AsyncClient) -> None:
         await http.post(f"{self.emulator}/_emulator/reset")
@@ -225,8 +344,10 @@ class Bench:
     async def run(self) -> list[tuple[str, str]]:
         rows: list[tuple[str, str]] = []
         floor_ms = self.latency_ms + self.run_ms
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        limits = httpx.Limits(max_connections=1100, max_keepalive_connections=1100)
         async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+            if self.only == "cpu":
+                return await self.cpu(http)
             rows += await self.requests_per_turn(http)
             plain = [await self.timed(lambda: self.completion(http)) for _ in range(self.samples)]
             system = [{"role": "system", "content": "Be brief."}, *USER]
@@ -280,6 +401,8 @@ class Bench:
                     )
                 )
             rows.append(("adapter RSS after 500 concurrent streams (MB)", f"{peak:.0f}"))
+            rows += await self.cpu(http)
+            rows += await self.scale(http, 1000)
         return rows
 
 
@@ -299,8 +422,9 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=50)
     parser.add_argument("--run-ms", type=float, default=200)
     parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--only", choices=["cpu", "all"], default="all")
     args = parser.parse_args()
-    bench = Bench(args.latency_ms, args.run_ms, args.samples)
+    bench = Bench(args.latency_ms, args.run_ms, args.samples, args.only)
     try:
         first_answer = bench.start()
         rows = asyncio.run(bench.run())

@@ -604,6 +604,7 @@ def test_settings_add_latency(api: httpx.Client, controls: httpx.Client) -> None
     assert control(controls, "settings", {"latency_ms": 150}) == {
         "latency_ms": 150,
         "run_ms": RUN_MS,
+        "max_deltas": 40,
     }
     started = time.monotonic()
     assert api.get("/assistants/asst_echo").status_code == 200
