@@ -14,7 +14,9 @@
     └── UpstreamTimeout               (504)
 
 Each error carries what the caller needs (status, code, param, the upstream
-request id) and renders itself as OpenAI error JSON or a JSON-RPC error.
+request id) and renders itself as OpenAI error JSON. `ERRORS` is the one
+table from each error to its HTTP status, OpenAI error type and JSON-RPC
+code (`rpc_code` adds the few cases decided by the error's code).
 Messages are written for the caller and never include secrets.
 """
 
@@ -24,7 +26,20 @@ from contextvars import ContextVar
 from typing import Any, ClassVar
 
 __all__ = [
+    "CONTENT_TYPE_NOT_SUPPORTED",
+    "ERRORS",
+    "EXTENDED_CARD_NOT_CONFIGURED",
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "PUSH_NOT_SUPPORTED",
     "REQUEST_ID",
+    "TASK_NOT_CANCELABLE",
+    "TASK_NOT_FOUND",
+    "UNSUPPORTED_OPERATION",
+    "VERSION_NOT_SUPPORTED",
     "AdapterError",
     "Conflict",
     "Gone",
@@ -37,6 +52,7 @@ __all__ = [
     "UpstreamAuthError",
     "UpstreamError",
     "UpstreamTimeout",
+    "rpc_code",
 ]
 
 
@@ -165,3 +181,60 @@ class UpstreamTimeout(AdapterError):
     status_code = 504
     error_type = "timeout_error"
     default_code = "upstream_timeout"
+
+
+# JSON-RPC 2.0 codes, and A2A's own (a2a-sdk `a2a.utils.errors`).
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+TASK_NOT_FOUND = -32001
+TASK_NOT_CANCELABLE = -32002
+PUSH_NOT_SUPPORTED = -32003
+UNSUPPORTED_OPERATION = -32004
+CONTENT_TYPE_NOT_SUPPORTED = -32005
+EXTENDED_CARD_NOT_CONFIGURED = -32007
+VERSION_NOT_SUPPORTED = -32009
+
+ERRORS: dict[type[AdapterError], tuple[int, str, int]] = {
+    error: (error.status_code, error.error_type, rpc)
+    for error, rpc in (
+        (AdapterError, INTERNAL_ERROR),
+        (InvalidRequest, INVALID_PARAMS),
+        (Unauthorized, INVALID_REQUEST),
+        (NotFound, TASK_NOT_FOUND),
+        (Conflict, INVALID_PARAMS),
+        (Gone, INVALID_PARAMS),
+        (PayloadTooLarge, INVALID_PARAMS),
+        (RateLimited, INTERNAL_ERROR),
+        (ServiceUnavailable, INTERNAL_ERROR),
+        (UpstreamError, INTERNAL_ERROR),
+        (UpstreamAuthError, INTERNAL_ERROR),
+        (UpstreamTimeout, INTERNAL_ERROR),
+    )
+}
+"""Each error class: (HTTP status, OpenAI error type, JSON-RPC code)."""
+UNSUPPORTED_CODES = frozenset({"unsupported_operation", "run_not_waiting", "run_expired"})
+AGENT_NOT_FOUND_CODES = frozenset({"model_not_found", "agent_not_found"})
+
+
+def rpc_code(error: AdapterError, operation: str = "") -> int:
+    """The JSON-RPC code for `error` during an A2A `operation` (`send`, `get`, ...).
+
+    The table, except: an unknown agent is an invalid request; an unknown
+    thread on a send is an invalid `contextId`; a run that takes no more
+    input is an unsupported operation; 4xx statuses the table does not name
+    are invalid params.
+    """
+    if isinstance(error, NotFound):
+        if error.code in AGENT_NOT_FOUND_CODES:
+            return INVALID_REQUEST
+        if error.code == "thread_not_found" and operation in ("send", "stream"):
+            return INVALID_PARAMS
+        return TASK_NOT_FOUND
+    if error.code in UNSUPPORTED_CODES:
+        return UNSUPPORTED_OPERATION
+    if error.status_code in (400, 409, 410, 413):
+        return INVALID_PARAMS
+    return INTERNAL_ERROR

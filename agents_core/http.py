@@ -29,6 +29,7 @@ from agents_core.errors import REQUEST_ID, AdapterError, InvalidRequest, NotFoun
 from agents_core.openai import chat, chat_input
 from agents_core.openai.models import ModelCatalog, model_entry
 from agents_core.playground import Playground
+from agents_core.runs import THREAD_ID, AgentInfo
 from agents_core.runtime import Runtime
 from agents_core.sse import with_heartbeat
 
@@ -60,7 +61,7 @@ class Handlers:
         self.file_content = self._endpoint(self._file_content)
         self.a2a_rpc = self._endpoint(self._a2a_rpc, "POST", rpc=True)
         self.a2a_card = self._endpoint(self._a2a_card)
-        self._cards: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._cards: dict[str, tuple[float, AgentInfo | None]] = {}
         self._catalog = ModelCatalog()
         self._edge: tuple[Cors, BodyBudget] | None = None
         playground = Playground(lambda: self.runtime.settings.playground)
@@ -239,7 +240,7 @@ class Handlers:
         """A file an agent produced or cited, streamed from the agent's project."""
         runtime = await self._authorize(request)
         file_id = request.url.path.split("/v1/files/", 1)[-1].removesuffix("/content")
-        if not chat_input.THREAD_ID.fullmatch(file_id):
+        if not THREAD_ID.fullmatch(file_id):
             raise InvalidRequest("not a valid file id", param="file_id")
         model = request.query_params.get("model")
         if not model:
@@ -248,7 +249,7 @@ class Handlers:
                 param="model",
             )
         container_id = request.query_params.get("container_id")
-        if container_id is not None and not chat_input.THREAD_ID.fullmatch(container_id):
+        if container_id is not None and not THREAD_ID.fullmatch(container_id):
             raise InvalidRequest("not a valid container id", param="container_id")
         agent = runtime.agent(model)
         project = await runtime.project(agent, request.headers)
@@ -307,10 +308,8 @@ class Handlers:
         base = public_base(request, runtime.settings, runtime.platform)
         card = agent_card(
             url=f"{base}/a2a/{agent.alias}",
-            name=str(definition.get("name") or agent.alias),
-            description=str(
-                definition.get("description") or f"Azure AI Foundry agent {agent.agent_id}"
-            ),
+            name=definition.name or agent.alias,
+            description=definition.description or f"Azure AI Foundry agent {agent.agent_id}",
             skill_id=agent.agent_id,
             scheme=runtime.callers.scheme(),
         )
@@ -356,7 +355,7 @@ def _thread_id(in_body: str | None, in_header: str | None) -> str | None:
             "thread_id in the body and the x-thread-id header differ", param="thread_id"
         )
     thread_id = in_body or in_header
-    if thread_id is not None and not chat_input.THREAD_ID.fullmatch(thread_id):
+    if thread_id is not None and not THREAD_ID.fullmatch(thread_id):
         raise InvalidRequest("x-thread-id is not a valid thread id", param="thread_id")
     return thread_id
 

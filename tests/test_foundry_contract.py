@@ -40,8 +40,8 @@ from agents_core.errors import InvalidRequest
 from agents_core.foundry.responses import ResponsesClient
 from agents_core.foundry.threads import ThreadsClient
 from agents_core.foundry.transport import Project, Transport
-from agents_core.openai.chat import start
-from agents_core.openai.chat_input import AgentKind, parse_request, plan_run
+from agents_core.openai.chat_input import parse_request, plan_run
+from agents_core.runs import AgentKind, start
 
 ENDPOINT = "https://contoso.services.ai.azure.com/api/projects/p"
 AGENT_TOOLS = [

@@ -36,6 +36,7 @@ from a2a.types import (
 )
 from google.protobuf.json_format import MessageToDict
 
+from agents_core import runs
 from agents_core.a2a.wire import (
     CONTENT_TYPE_NOT_SUPPORTED,
     INVALID_PARAMS,
@@ -45,18 +46,20 @@ from agents_core.a2a.wire import (
     RpcError,
     message_content,
 )
-from agents_core.errors import AdapterError, NotFound, UpstreamTimeout
-from agents_core.foundry.transport import (
+from agents_core.errors import AdapterError, NotFound
+from agents_core.runs import (
+    TERMINAL,
+    THREAD_ID,
     AgentClient,
     Project,
+    Run,
     RunEnded,
+    RunPlan,
     RunStarted,
     RunStream,
     TextDelta,
-    pending_tool_calls,
+    ToolAnswer,
 )
-from agents_core.openai import chat
-from agents_core.openai.chat_input import THREAD_ID, RunPlan, ToolAnswer, parse_request, plan_run
 
 __all__ = ["TaskService", "task_id"]
 
@@ -71,7 +74,6 @@ STATES = {
     "expired": TaskState.TASK_STATE_FAILED,
     "cancelled": TaskState.TASK_STATE_CANCELED,
 }
-TERMINAL = {"completed", "incomplete", "failed", "expired", "cancelled"}
 ARTIFACT_ID = "response"
 POLL_INTERVAL = 0.5
 MESSAGE_ID_KEY = "a2a_message_id"  # Foundry metadata: values up to 512 characters
@@ -87,6 +89,12 @@ STAMPS = {  # when a run entered its status (threads API fields; responses have 
     "expired": "expires_at",
     "cancelled": "cancelled_at",
 }
+
+
+def _entered(run: Run) -> int | None:
+    """When the run entered its status, as far as the upstream says."""
+    at: int | None = getattr(run, STAMPS.get(run.status, "created_at"))
+    return at or run.completed_at or run.created_at
 
 
 def state_name(status: str) -> str:
@@ -129,35 +137,25 @@ def _agent_message(context_id: str, task: str, parts: list[Part], key: str = "")
     )
 
 
-def _status(run: dict[str, Any]) -> TaskStatus:
+def _status(run: Run) -> TaskStatus:
     """The task status for a run, with a message saying why when it needs one."""
-    status = str(run.get("status", ""))
-    context_id, run_id = str(run.get("thread_id", "")), str(run.get("id", ""))
-    at = run.get(STAMPS.get(status, "created_at")) or run.get("completed_at")
-    result = _state(STATES.get(status, TaskState.TASK_STATE_WORKING), at or run.get("created_at"))
+    status = run.status
+    context_id, run_id = run.thread_id, run.id
+    result = _state(STATES.get(status, TaskState.TASK_STATE_WORKING), _entered(run))
     parts: list[Part] = []
     if status in ("failed", "expired"):
-        error = run.get("last_error") or {}
-        parts.append(
-            Part(text=f"{error.get('code', status)}: {error.get('message', 'the run ' + status)}")
-        )
+        code = run.error.code if run.error and run.error.code else status
+        message = run.error.message if run.error and run.error.message else f"the run {status}"
+        parts.append(Part(text=f"{code}: {message}"))
     elif status == "requires_action":
-        calls = pending_tool_calls(run)
-        pending = [
-            {
-                "id": c.get("id"),
-                "name": (c.get("function") or {}).get("name"),
-                "arguments": (c.get("function") or {}).get("arguments"),
-            }
-            for c in calls
-        ]
+        pending = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in run.tool_calls]
         names = ", ".join(str(c["name"]) for c in pending)
         parts.append(Part(text=f"The agent called {names}; reply on this task with the results."))
         data = Part()
         data.data.struct_value.update({"tool_calls": pending})
         parts.append(data)
     if parts:
-        key = f"{run_id}-{status}-{len(pending_tool_calls(run))}"
+        key = f"{run_id}-{status}-{len(run.tool_calls)}"
         result.message.CopyFrom(_agent_message(context_id, task_id(context_id, run_id), parts, key))
     return result
 
@@ -251,12 +249,10 @@ class TaskService:
             return RunPlan(None, {"assistant_id": self.agent_id}, self._tool_answer(message))
         content = [message_content(part, index) for index, part in enumerate(message.parts)]
         try:
-            chat_request = parse_request(
-                {"model": self.alias, "messages": [{"role": "user", "content": content}]}, 1
-            )
-            plan = plan_run(chat_request, self.agent_id, message.context_id or None)
+            user = runs.user_message(content, "message.parts")
         except AdapterError as exc:
             raise RpcError(INVALID_PARAMS, exc.message) from None
+        plan = runs.user_plan(self.agent_id, message.context_id or None, user)
         _tag(plan.body, message.message_id)
         return plan
 
@@ -289,16 +285,16 @@ class TaskService:
         answer = plan.tool_answer
         if answer is not None and answer.outputs and not answer.outputs[0]["tool_call_id"]:
             plan = await self._single_call_answer(answer)
-        return await chat.start(self.foundry, self.project, plan)
+        return await runs.start(self.foundry, self.project, plan)
 
     async def _single_call_answer(self, answer: ToolAnswer) -> RunPlan:
         """Plain text answers the task's one pending call."""
         run = await self._run(answer.thread_id, answer.run_id or "")
-        calls = pending_tool_calls(run)
-        if run.get("status") != "requires_action":
+        calls = run.tool_calls
+        if run.status != "requires_action":
             raise RpcError(
                 UNSUPPORTED_OPERATION,
-                f"task is {state_name(str(run.get('status')))} and takes no more input; "
+                f"task is {state_name(run.status)} and takes no more input; "
                 "send a new message with the same contextId to continue the conversation",
             )
         if len(calls) != 1:
@@ -307,11 +303,11 @@ class TaskService:
                 "the agent waits for several tool results: send a data part "
                 '{"tool_outputs": [{"tool_call_id": ..., "output": ...}]}',
             )
-        outputs = [{"tool_call_id": str(calls[0]["id"]), "output": answer.outputs[0]["output"]}]
+        outputs = [{"tool_call_id": calls[0].id, "output": answer.outputs[0]["output"]}]
         answer = ToolAnswer(answer.thread_id, answer.run_id, outputs)
         return RunPlan(None, {"assistant_id": self.agent_id}, answer)
 
-    async def _run(self, thread_id: str, run_id: str) -> dict[str, Any]:
+    async def _run(self, thread_id: str, run_id: str) -> Run:
         try:
             return await self.foundry.get_run(self.project, thread_id, run_id)
         except NotFound:
@@ -327,25 +323,21 @@ class TaskService:
                 "this agent's responses stop when their stream closes: send blocking, or stream",
             )
         text: list[str] = []
-        try:
-            async with asyncio.timeout(self.completion_deadline):
-                async with await self._start(self._plan(request)) as run:
-                    async for event in run:
-                        if isinstance(event, RunStarted) and not blocking:
-                            run.detach()
-                            task = TaskRef(event.thread_id, event.run_id).task(
-                                _state(TaskState.TASK_STATE_SUBMITTED)
-                            )
-                            task.history.append(self._echo(request, event))
-                            return SendMessageResponse(task=_limit_history(task, history_length))
-                        if isinstance(event, TextDelta):
-                            text.append(event.text)
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"the agent took longer than {self.completion_deadline:g} s and was cancelled; "
-                "use streaming (message/stream, SendStreamingMessage) for long tasks",
-                code="completion_deadline_exceeded",
-            ) from None
+        hint = "use streaming (message/stream, SendStreamingMessage) for long tasks"
+        async with (
+            runs.deadline(self.completion_deadline, "completion", hint),
+            await self._start(self._plan(request)) as run,
+        ):
+            async for event in run:
+                if isinstance(event, RunStarted) and not blocking:
+                    run.detach()
+                    task = TaskRef(event.thread_id, event.run_id).task(
+                        _state(TaskState.TASK_STATE_SUBMITTED)
+                    )
+                    task.history.append(self._echo(request, event))
+                    return SendMessageResponse(task=_limit_history(task, history_length))
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
         assert run.started is not None and run.ended is not None
         task = await self._task(run.ended.run, "".join(text))
         task.history.append(self._echo(request, run.started))
@@ -358,10 +350,12 @@ class TaskService:
         message.task_id = task_id(started.thread_id, started.run_id)
         return message
 
-    async def _task(self, run: dict[str, Any], text: str | None = None) -> Task:
-        thread_id, run_id = str(run["thread_id"]), str(run["id"])
+    async def _task(self, run: Run, text: str | None = None) -> Task:
+        thread_id, run_id = run.thread_id, run.id
         task = TaskRef(thread_id, run_id).task(_status(run))
-        if text is None or (not text and run.get("status") == "completed"):
+        if text is None and run.text is not None:
+            text = run.text
+        if text is None or (not text and run.status == "completed"):
             text = await self.foundry.run_text(self.project, thread_id, run_id)
         if text:
             task.artifacts.append(_artifact(text))
@@ -371,15 +365,12 @@ class TaskService:
         self, request: SendMessageRequest
     ) -> AsyncGenerator[StreamResponse, None]:
         """Start the run (errors surface before any frame), then stream its events."""
-        stream = await self._start(self._plan(request))
-        await stream.__aenter__()
-        try:
-            first = await anext(aiter(stream))
-        except BaseException:
-            await stream.__aexit__(None, None, None)
-            raise
-        assert isinstance(first, RunStarted)
-        return self._stream_events(stream, first, request)
+        plan = self._plan(request)
+        answer = plan.tool_answer
+        if answer is not None and answer.outputs and not answer.outputs[0]["tool_call_id"]:
+            plan = await self._single_call_answer(answer)
+        opened = await runs.open_started(self.foundry, self.project, plan)
+        return self._stream_events(opened.run, opened.started, request)
 
     async def _stream_events(
         self, stream: RunStream, started: RunStarted, request: SendMessageRequest
@@ -390,20 +381,15 @@ class TaskService:
             task.history.append(self._echo(request, started))
             yield StreamResponse(task=task)
             chunks = 0
-            try:
-                async with asyncio.timeout(self.deadline):
-                    async for event in stream:
-                        if isinstance(event, TextDelta) and event.text:
-                            yield ref.artifact_event(event.text, append=chunks > 0, last=False)
-                            chunks += 1
-                        elif isinstance(event, RunEnded):
-                            if chunks:
-                                yield ref.artifact_event("", append=True, last=True)
-                            yield ref.status_event(_status(event.run))
-            except TimeoutError:
-                raise AdapterError(
-                    f"the stream exceeded its {self.deadline:g} s deadline", code="stream_deadline"
-                ) from None
+            async with runs.deadline(self.deadline, "stream"):
+                async for event in stream:
+                    if isinstance(event, TextDelta) and event.text:
+                        yield ref.artifact_event(event.text, append=chunks > 0, last=False)
+                        chunks += 1
+                    elif isinstance(event, RunEnded):
+                        if chunks:
+                            yield ref.artifact_event("", append=True, last=True)
+                        yield ref.status_event(_status(event.run))
         except AdapterError as exc:
             failed = _state(TaskState.TASK_STATE_FAILED)
             reason = [Part(text=f"{exc.code}: {exc.message}")]
@@ -424,45 +410,41 @@ class TaskService:
     async def cancel(self, value: str) -> Task:
         thread_id, run_id = _split_task_id(value)
         run = await self._run(thread_id, run_id)
-        if run.get("status") in TERMINAL:
-            raise RpcError(TASK_NOT_CANCELABLE, f"task is already {state_name(str(run['status']))}")
+        if run.terminal:
+            raise RpcError(TASK_NOT_CANCELABLE, f"task is already {state_name(run.status)}")
         try:
-            run = await self.foundry.cancel_run(self.project, thread_id, run_id)
+            run = await runs.cancel(self.foundry, self.project, thread_id, run_id)
+        except NotFound:
+            raise RpcError(TASK_NOT_FOUND, f"task {value!r} not found") from None
         except AdapterError as exc:
             raise RpcError(TASK_NOT_CANCELABLE, exc.message) from None
-        deadline = time.monotonic() + 5
-        while run.get("status") == "cancelling" and time.monotonic() < deadline:
-            await asyncio.sleep(POLL_INTERVAL / 2)
-            run = await self._run(thread_id, run_id)
-        if run.get("status") == "cancelling":
-            run = {**run, "status": "cancelled"}  # accepted: Foundry finishes cancelling shortly
         return await self._task(run, "")
 
     async def subscribe(self, value: str) -> AsyncGenerator[StreamResponse, None]:
         """Follow a task by polling its run: Foundry cannot re-attach to a run's stream."""
         thread_id, run_id = _split_task_id(value)
         run = await self._run(thread_id, run_id)
-        if run.get("status") in TERMINAL:
+        if run.terminal:
             raise RpcError(
                 UNSUPPORTED_OPERATION,
-                f"task is {state_name(str(run['status']))}: there is nothing to subscribe to; "
+                f"task is {state_name(run.status)}: there is nothing to subscribe to; "
                 "GetTask returns it",
             )
         return self._follow(run)
 
-    async def _follow(self, run: dict[str, Any]) -> AsyncGenerator[StreamResponse, None]:
-        ref = TaskRef(str(run["thread_id"]), str(run["id"]))
+    async def _follow(self, run: Run) -> AsyncGenerator[StreamResponse, None]:
+        ref = TaskRef(run.thread_id, run.id)
         yield StreamResponse(task=ref.task(_status(run)))
         deadline = time.monotonic() + self.deadline
-        last = run.get("status")
-        while run.get("status") not in TERMINAL and time.monotonic() < deadline:
+        last = run.status
+        while not run.terminal and time.monotonic() < deadline:
             await asyncio.sleep(POLL_INTERVAL)
             run = await self._run(ref.thread_id, ref.run_id)
-            if run.get("status") != last:
-                last = run.get("status")
+            if run.status != last:
+                last = run.status
                 if last not in TERMINAL:
                     yield ref.status_event(_status(run))
-        if run.get("status") not in TERMINAL:
+        if not run.terminal:
             return  # the deadline passed with the task still open: the caller resubscribes
         text = await self.foundry.run_text(self.project, ref.thread_id, ref.run_id)
         if text:
@@ -501,7 +483,7 @@ class TaskService:
                     raise RpcError(UNSUPPORTED_OPERATION, exc.message) from None
                 raise
             for run in runs:
-                task = TaskRef(context_id, str(run["id"])).task(_status(run))
+                task = TaskRef(context_id, run.id).task(_status(run))
                 if wanted is None or task.status.state == wanted:
                     tasks.append(task)
             if not cursor:

@@ -31,7 +31,22 @@ from a2a.types import (
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import ValidationError
 
-from agents_core.errors import AdapterError, NotFound
+from agents_core.errors import (
+    CONTENT_TYPE_NOT_SUPPORTED,
+    EXTENDED_CARD_NOT_CONFIGURED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    PUSH_NOT_SUPPORTED,
+    TASK_NOT_CANCELABLE,
+    TASK_NOT_FOUND,
+    UNSUPPORTED_OPERATION,
+    VERSION_NOT_SUPPORTED,
+    AdapterError,
+    rpc_code,
+)
 
 __all__ = [
     "CONTENT_TYPE_NOT_SUPPORTED",
@@ -55,18 +70,6 @@ __all__ = [
     "wire_version",
 ]
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-TASK_NOT_FOUND = -32001
-TASK_NOT_CANCELABLE = -32002
-PUSH_NOT_SUPPORTED = -32003
-UNSUPPORTED_OPERATION = -32004
-CONTENT_TYPE_NOT_SUPPORTED = -32005
-EXTENDED_CARD_NOT_CONFIGURED = -32007
-VERSION_NOT_SUPPORTED = -32009
 REASONS = {
     PARSE_ERROR: "PARSE_ERROR",
     INVALID_REQUEST: "INVALID_REQUEST",
@@ -286,25 +289,20 @@ def parse_call(payload: Any) -> Call:
 
 
 def rpc_error(exc: AdapterError, operation: str) -> RpcError:
-    """The JSON-RPC error for an adapter error, keeping the HTTP status and codes as data."""
+    """The JSON-RPC error for an adapter error (`errors.rpc_code`), status and codes as data."""
     data: dict[str, Any] = {"httpStatus": exc.status_code, "code": exc.code}
     if exc.retry_after is not None:
         data["retryAfter"] = exc.retry_after
     if exc.upstream_request_id:
         data["upstreamRequestId"] = exc.upstream_request_id
-    if isinstance(exc, NotFound):
-        if exc.code in ("model_not_found", "agent_not_found"):
-            data["code"] = "agent_not_found"
-            data["httpStatus"] = 404
-            return RpcError(INVALID_REQUEST, f"unknown agent: {exc.message}", data)
-        if exc.code == "thread_not_found" and operation in ("send", "stream"):
-            return RpcError(INVALID_PARAMS, f"contextId not found: {exc.message}", data)
-        return RpcError(TASK_NOT_FOUND, exc.message, data)
-    if exc.code in ("unsupported_operation", "run_not_waiting", "run_expired"):
-        return RpcError(UNSUPPORTED_OPERATION, exc.message, data)
-    if exc.status_code in (400, 409, 410, 413):
-        return RpcError(INVALID_PARAMS, exc.message, data)
-    return RpcError(INTERNAL_ERROR, exc.message, data)
+    code = rpc_code(exc, operation)
+    message = exc.message
+    if code == INVALID_REQUEST and exc.status_code == 404:
+        data["code"] = "agent_not_found"
+        message = f"unknown agent: {exc.message}"
+    elif code == INVALID_PARAMS and exc.code == "thread_not_found":
+        message = f"contextId not found: {exc.message}"
+    return RpcError(code, message, data)
 
 
 def message_content(part: Part, index: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A turn is `POST {project}/openai/v1/responses` naming the agent with an
 `agent_reference` and the conversation that holds the history (a new
 conversation costs one `POST /openai/v1/conversations` first). Requests
 arrive here as threads-API run bodies and leave as Responses bodies; the
-response stream is normalized to the threads API's run shape, a finished
+response stream is normalized to a `Run`, a finished
 response that carries `function_call` items being `requires_action`, one
 that asks for MCP approval or OAuth consent a `requires_action` of that
 kind.
@@ -39,6 +39,16 @@ from agents_core.foundry.transport import (
     RunStream,
     TextDelta,
     Transport,
+)
+from agents_core.foundry.types import (
+    AgentInfo,
+    Annotation,
+    RequiredAction,
+    Run,
+    RunError,
+    ToolCall,
+    Usage,
+    int_or_none,
 )
 
 __all__ = ["ResponsesClient", "responses_body"]
@@ -132,48 +142,59 @@ def _content(content: Any) -> Any:
     return parts
 
 
-def normalize(response: dict[str, Any], conversation: str) -> dict[str, Any]:
-    """A response as a threads-API run: status, usage, last_error, required_action."""
-    calls = [
-        {
-            "id": item.get("call_id"),
-            "type": "function",
-            "function": {"name": item.get("name", ""), "arguments": item.get("arguments", "")},
-        }
-        for item in response.get("output") or []
+def normalize(response: dict[str, Any], conversation: str) -> Run:
+    """A response as a `Run`: a finished response with calls for the caller requires action."""
+    output = [item for item in response.get("output") or [] if isinstance(item, dict)]
+    calls = tuple(
+        ToolCall(
+            str(item.get("call_id")), str(item.get("name", "")), str(item.get("arguments", ""))
+        )
+        for item in output
         if item.get("type") == "function_call"
-    ]
-    asks = [item for item in response.get("output") or [] if item.get("type") in ASKS_CALLER]
+    )
+    asks = [item for item in output if item.get("type") in ASKS_CALLER]
     status = str(response.get("status") or "")
-    if status == "failed" and (response.get("error") or {}).get("code") == "expired":
+    error = response.get("error")
+    if status == "failed" and isinstance(error, dict) and error.get("code") == "expired":
         status = "expired"  # report a response that ran out of time like an expired run
-    run: dict[str, Any] = {
-        "id": response.get("id"),
-        "object": "thread.run",
-        "thread_id": conversation,
-        "status": "requires_action" if status == "completed" and (calls or asks) else status,
-        "created_at": response.get("created_at"),
-        "background": bool(response.get("background")),
-    }
+    required = None
     if asks and status == "completed":
-        run["required_action"] = {"type": asks[0]["type"], "detail": _asked(asks[0])}
+        required = RequiredAction(str(asks[0]["type"]), (), _asked(asks[0]))
     elif calls:
-        run["required_action"] = {
-            "type": "submit_tool_outputs",
-            "submit_tool_outputs": {"tool_calls": calls},
-        }
+        required = RequiredAction("submit_tool_outputs", calls)
     usage = response.get("usage")
-    if isinstance(usage, dict):
-        run["usage"] = {
-            "prompt_tokens": usage.get("input_tokens", 0),
-            "completion_tokens": usage.get("output_tokens", 0),
-            "total_tokens": usage.get("total_tokens", 0),
-        }
-    if response.get("error"):
-        run["last_error"] = response["error"]
-    if response.get("incomplete_details"):
-        run["incomplete_details"] = response["incomplete_details"]
-    return run
+    incomplete = response.get("incomplete_details")
+    return Run(
+        id=str(response.get("id")),
+        thread_id=conversation,
+        status="requires_action" if status == "completed" and (calls or asks) else status,
+        created_at=int_or_none(response.get("created_at")),
+        usage=Usage(
+            int(usage.get("input_tokens") or 0),
+            int(usage.get("output_tokens") or 0),
+            int(usage.get("total_tokens") or 0),
+        )
+        if isinstance(usage, dict)
+        else None,
+        error=RunError(str(error.get("code") or status), str(error.get("message") or ""))
+        if isinstance(error, dict) and error
+        else None,
+        incomplete_reason=str(incomplete.get("reason") or "")
+        if isinstance(incomplete, dict)
+        else None,
+        required_action=required,
+        text=output_text(response),
+        annotations=tuple(
+            annotation
+            for item in output
+            if item.get("type") == "message"
+            for part in item.get("content") or []
+            if part.get("type") == "output_text"
+            for annotation in map(Annotation.parse, part.get("annotations") or [])
+            if annotation is not None
+        ),
+        background=bool(response.get("background")),
+    )
 
 
 def _asked(item: dict[str, Any]) -> str:
@@ -212,7 +233,8 @@ class ResponseEvents:
         if kind == "response.output_text.delta":
             return TextDelta(str(payload.get("delta", "")))
         if kind == "response.output_text.annotation.added":
-            return TextDelta("", (dict(payload.get("annotation") or {}),))
+            annotation = Annotation.parse(payload.get("annotation"))
+            return TextDelta("", (annotation,) if annotation else ())
         if kind in ("response.completed", "response.failed", "response.incomplete"):
             return RunEnded(normalize(payload["response"], self.conversation))
         return None
@@ -326,10 +348,10 @@ class ResponsesClient:
         body = {"agent_reference": agent_reference(agent_id), "input": items}
         return self._stream(project, body, thread_id)
 
-    async def get_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
+    async def get_run(self, project: Project, thread_id: str, run_id: str) -> Run:
         return normalize(await self._json(project, "GET", f"{RESPONSES}/{run_id}"), thread_id)
 
-    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
+    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> Run:
         """`POST /openai/v1/responses/{id}/cancel`: only background responses can be cancelled.
 
         A streamed (non-background) response stops when the request streaming it goes away.
@@ -344,21 +366,21 @@ class ResponsesClient:
             ) from exc
         return normalize(response, thread_id)
 
-    async def get_agent(self, project: Project, agent_id: str) -> dict[str, Any]:
+    async def get_agent(self, project: Project, agent_id: str) -> AgentInfo:
         name = agent_reference(agent_id)["name"]
         agent = await self._json(project, "GET", f"/agents/{name}", api="projects")
         latest = (agent.get("versions") or {}).get("latest") or {}
-        return {
-            "name": agent.get("name") or name,
-            "description": latest.get("description") or agent.get("description") or "",
-        }
+        return AgentInfo(
+            str(agent.get("name") or name),
+            str(latest.get("description") or agent.get("description") or ""),
+        )
 
     async def run_text(self, project: Project, thread_id: str, run_id: str) -> str:
         return output_text(await self._json(project, "GET", f"{RESPONSES}/{run_id}"))
 
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Run], str | None]:
         """`GET /openai/v1/responses?conversation_id=` (rule 21), newest first, as runs."""
         params: dict[str, Any] = {"conversation_id": thread_id, "limit": limit, "order": "desc"}
         if after:

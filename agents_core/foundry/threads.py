@@ -30,10 +30,19 @@ from agents_core.foundry.transport import (
     TextDelta,
     Transport,
     cancel_in_background,
-    pending_tool_calls,
+)
+from agents_core.foundry.types import (
+    AgentInfo,
+    Annotation,
+    RequiredAction,
+    Run,
+    RunError,
+    ToolCall,
+    Usage,
+    int_or_none,
 )
 
-__all__ = ["ThreadsClient"]
+__all__ = ["ThreadsClient", "thread_run"]
 
 TERMINAL_EVENTS = {
     "thread.run.completed",
@@ -132,7 +141,7 @@ class ThreadsClient:
         cached = self._agents.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        agent = await self.get_agent(project, agent_id)
+        agent = await self._json(project, "GET", f"/assistants/{agent_id}")
         if len(self._agents) >= 1000:
             self._agents.clear()
         self._agents[key] = (time.monotonic() + AGENT_TTL, agent)
@@ -151,10 +160,9 @@ class ThreadsClient:
         Without `run_id`, the GET lists the thread's latest run instead.
         """
         if run_id is None:
-            run = await self._latest_run(project, thread_id)
-            run_id = str(run.get("id"))
+            run_id = (await self._latest_run(project, thread_id)).id
         run = await self._waiting_run(project, thread_id, run_id)
-        pending = {str(call.get("id")) for call in pending_tool_calls(run)}
+        pending = {call.id for call in run.tool_calls}
         stale = sorted({o["tool_call_id"] for o in outputs} - pending)
         if stale:
             raise Conflict(
@@ -168,7 +176,7 @@ class ThreadsClient:
             project, path, {"tool_outputs": outputs}, started=RunStarted(thread_id, run_id)
         )
 
-    async def _latest_run(self, project: Project, thread_id: str) -> dict[str, Any]:
+    async def _latest_run(self, project: Project, thread_id: str) -> Run:
         runs, _ = await self.list_runs(project, thread_id, 1, None)
         if not runs:
             raise NotFound(
@@ -178,7 +186,7 @@ class ThreadsClient:
             )
         return runs[0]
 
-    async def _waiting_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
+    async def _waiting_run(self, project: Project, thread_id: str, run_id: str) -> Run:
         try:
             run = await self.get_run(project, thread_id, run_id)
         except NotFound:
@@ -187,7 +195,7 @@ class ThreadsClient:
                 code="run_not_found",
                 param="messages",
             ) from None
-        status = run.get("status")
+        status = run.status
         if status == "expired":
             raise Gone(
                 f"run {run_id} expired before the tool results arrived (runs wait about 10 "
@@ -201,14 +209,16 @@ class ThreadsClient:
             )
         return run
 
-    async def get_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
-        return await self._json(project, "GET", f"/threads/{thread_id}/runs/{run_id}")
+    async def get_run(self, project: Project, thread_id: str, run_id: str) -> Run:
+        return thread_run(await self._json(project, "GET", f"/threads/{thread_id}/runs/{run_id}"))
 
-    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]:
-        return await self._json(project, "POST", f"/threads/{thread_id}/runs/{run_id}/cancel")
+    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> Run:
+        path = f"/threads/{thread_id}/runs/{run_id}/cancel"
+        return thread_run(await self._json(project, "POST", path))
 
-    async def get_agent(self, project: Project, agent_id: str) -> dict[str, Any]:
-        return await self._json(project, "GET", f"/assistants/{agent_id}")
+    async def get_agent(self, project: Project, agent_id: str) -> AgentInfo:
+        agent = await self._json(project, "GET", f"/assistants/{agent_id}")
+        return AgentInfo(str(agent.get("name") or ""), str(agent.get("description") or ""))
 
     async def run_text(self, project: Project, thread_id: str, run_id: str) -> str:
         """Text of the messages a run wrote (fallback when its stream carried none)."""
@@ -229,13 +239,14 @@ class ThreadsClient:
 
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Run], str | None]:
         params: dict[str, Any] = {"limit": limit, "order": "desc"}
         if after:
             params["after"] = after
         page = await self._json(project, "GET", f"/threads/{thread_id}/runs", params=params)
         cursor = str(page["last_id"]) if page.get("has_more") and page.get("last_id") else None
-        return list(page.get("data") or []), cursor
+        runs = [thread_run(run) for run in page.get("data") or [] if isinstance(run, dict)]
+        return runs, cursor
 
     async def open_file(
         self, project: Project, file_id: str, container_id: str | None = None
@@ -263,19 +274,72 @@ def decode(name: str, payload: Any) -> RunEvent | None:
     if name == "thread.message.delta":
         return _text_delta(payload)
     if name in TERMINAL_EVENTS:
-        return RunEnded(payload)
+        return RunEnded(thread_run(payload))
     return None
+
+
+def thread_run(payload: dict[str, Any]) -> Run:
+    """A threads-API run object as a `Run`."""
+    action = payload.get("required_action")
+    required = None
+    if isinstance(action, dict):
+        calls = (action.get("submit_tool_outputs") or {}).get("tool_calls") or []
+        required = RequiredAction(
+            str(action.get("type") or "submit_tool_outputs"),
+            tuple(
+                ToolCall(
+                    str(call.get("id")),
+                    str((call.get("function") or {}).get("name", "")),
+                    str((call.get("function") or {}).get("arguments", "")),
+                )
+                for call in calls
+                if isinstance(call, dict)
+            ),
+            str(action.get("detail") or ""),
+        )
+    usage = payload.get("usage")
+    error = payload.get("last_error")
+    incomplete = payload.get("incomplete_details")
+    status = str(payload.get("status") or "")
+    return Run(
+        id=str(payload.get("id")),
+        thread_id=str(payload.get("thread_id")),
+        status=status,
+        created_at=int_or_none(payload.get("created_at")),
+        started_at=int_or_none(payload.get("started_at")),
+        completed_at=int_or_none(payload.get("completed_at")),
+        failed_at=int_or_none(payload.get("failed_at")),
+        cancelled_at=int_or_none(payload.get("cancelled_at")),
+        expires_at=int_or_none(payload.get("expires_at")),
+        usage=_usage(usage) if isinstance(usage, dict) else None,
+        error=RunError(str(error.get("code") or status), str(error.get("message") or ""))
+        if isinstance(error, dict) and error
+        else None,
+        incomplete_reason=str(incomplete.get("reason") or "")
+        if isinstance(incomplete, dict)
+        else None,
+        required_action=required,
+    )
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    return Usage(prompt, completion, int(usage.get("total_tokens") or prompt + completion))
 
 
 def _text_delta(payload: dict[str, Any]) -> TextDelta | None:
     text: list[str] = []
-    annotations: list[dict[str, Any]] = []
+    annotations: list[Annotation] = []
     for part in payload.get("delta", {}).get("content", []) or []:
         if part.get("type") != "text":
             continue
         body = part.get("text") or {}
         text.append(str(body.get("value") or ""))
-        annotations.extend(body.get("annotations") or [])
+        for raw in body.get("annotations") or []:
+            parsed = Annotation.parse(raw)
+            if parsed is not None:
+                annotations.append(parsed)
     if not text and not annotations:
         return None
     return TextDelta("".join(text), tuple(annotations))

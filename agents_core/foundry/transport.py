@@ -4,8 +4,8 @@ Foundry runs agents two ways: classic agents (`asst_...`) through
 threads and runs (`foundry.threads`), versioned agents (`name:version`)
 through the Responses API and conversations (`foundry.responses`). Both
 clients implement `AgentClient` and surface a run as the same few events
-(`RunStarted`, `TextDelta`, `RunEnded` with a run in the threads API's
-shape), so translation modules never ask which kind of agent they talk to.
+(`RunStarted`, `TextDelta`, `RunEnded` with a typed `Run`), so
+translation modules never ask which kind of agent they talk to.
 Upstream failures are translated to `agents_core.errors` here only.
 """
 
@@ -43,6 +43,7 @@ from agents_core.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from agents_core.foundry.types import AgentInfo, Annotation, Run
 from agents_core.sse import SSEDecoder
 
 __all__ = [
@@ -56,7 +57,6 @@ __all__ = [
     "TextDelta",
     "Transport",
     "cancel_in_background",
-    "pending_tool_calls",
 ]
 
 log = logging.getLogger("agents_core.foundry")
@@ -89,27 +89,21 @@ class RunStarted:
 @dataclass(frozen=True)
 class TextDelta:
     text: str
-    annotations: tuple[dict[str, Any], ...] = ()
+    annotations: tuple[Annotation, ...] = ()
 
 
 @dataclass(frozen=True)
 class RunEnded:
     """The run's last state as reported upstream: terminal, or `requires_action`."""
 
-    run: dict[str, Any]
+    run: Run
 
     @property
     def status(self) -> str:
-        return str(self.run.get("status", ""))
+        return self.run.status
 
 
 RunEvent = RunStarted | TextDelta | RunEnded
-
-
-def pending_tool_calls(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The function calls a run (in the threads API's shape) waits on, as the upstream sent them."""
-    action = run.get("required_action") or {}
-    return list((action.get("submit_tool_outputs") or {}).get("tool_calls") or [])
 
 
 MAX_RETRY_AFTER = 60.0
@@ -380,19 +374,17 @@ class AgentClient(Protocol):
         """
         ...
 
-    async def get_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]: ...
+    async def get_run(self, project: Project, thread_id: str, run_id: str) -> Run: ...
 
-    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> dict[str, Any]: ...
+    async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> Run: ...
 
-    async def get_agent(self, project: Project, agent_id: str) -> dict[str, Any]:
-        """`{"name", "description"}` at least."""
-        ...
+    async def get_agent(self, project: Project, agent_id: str) -> AgentInfo: ...
 
     async def run_text(self, project: Project, thread_id: str, run_id: str) -> str: ...
 
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Run], str | None]:
         """Runs of a thread, newest first, and the cursor of the next page."""
         ...
 

@@ -7,204 +7,89 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
-from agents_core.errors import AdapterError, RateLimited, UpstreamError, UpstreamTimeout
-from agents_core.foundry.transport import (
+from agents_core import runs
+from agents_core.errors import AdapterError
+from agents_core.openai.chat_input import ChatRequest
+from agents_core.openai.citations import Citations, chat_annotation
+from agents_core.runs import (
+    MAX_CALLER_CALL_ID,
     AgentClient,
     Project,
+    Run,
     RunEnded,
+    RunPlan,
     RunStarted,
     RunStream,
     TextDelta,
-    pending_tool_calls,
+    encode_call_id,
 )
-from agents_core.openai.chat_input import MAX_CALLER_CALL_ID, ChatRequest, RunPlan, encode_call_id
 from agents_core.sse import encode, encode_json
 
-__all__ = ["ChatStream", "Completion", "complete", "open_stream", "start"]
+__all__ = ["ChatStream", "Completion", "complete", "open_stream"]
 
 
-def finish_reason(ended: RunEnded) -> str:
+def finish_reason(run: Run) -> str:
     """OpenAI `finish_reason` for a run's end, or the error the caller must get instead."""
-    run = ended.run
-    status = ended.status
-    if status == "completed":
-        return "stop"
-    if status == "requires_action":
-        action = run.get("required_action") or {}
-        if action.get("type", "submit_tool_outputs") != "submit_tool_outputs":
-            asked = action.get("detail") or "approving MCP tool calls, for example"
-            raise UpstreamError(
-                f"the agent stopped to ask the caller for '{action.get('type')}' ({asked}), "
-                "which this API cannot carry; configure the agent's tools not to require "
-                "approval or consent",
-                code="unsupported_required_action",
-            )
+    error = runs.failure(run)
+    if error is not None:
+        raise error
+    if run.status == "requires_action":
         return "tool_calls"
-    if status == "incomplete":
-        reason = str((run.get("incomplete_details") or {}).get("reason", ""))
-        return "content_filter" if "content" in reason else "length"
-    error = run.get("last_error") or {}
-    code = str(error.get("code") or status)
-    message = str(error.get("message") or f"the agent run ended {status}")
-    if status == "failed" and code == "rate_limit_exceeded":
-        raise RateLimited(f"the agent run was throttled: {message}", retry_after=_retry_hint(run))
-    if status == "failed" and "content_filter" in code:
-        return "content_filter"
-    if status == "expired":
-        raise UpstreamTimeout(f"the agent run expired: {message}", code="run_expired")
-    if status == "cancelled":
-        raise UpstreamError("the agent run was cancelled upstream", code="run_cancelled")
-    raise UpstreamError(f"the agent run failed ({code}): {message}", code=code)
+    if run.status == "incomplete":
+        return "content_filter" if "content" in (run.incomplete_reason or "") else "length"
+    if run.status == "failed":
+        return "content_filter"  # the only failure `runs.failure` lets through
+    return "stop"
 
 
-def _retry_hint(run: dict[str, Any]) -> float:
-    """Seconds to wait, from messages like "Please try again in 20 seconds."."""
-    message = str((run.get("last_error") or {}).get("message", ""))
-    match = re.search(r"in (\d+(?:\.\d+)?) seconds?", message)
-    return float(match.group(1)) if match else 1.0
-
-
-def _usage(run: dict[str, Any]) -> dict[str, int] | None:
-    usage = run.get("usage")
-    if not isinstance(usage, dict):
+def _usage(run: Run) -> dict[str, int] | None:
+    usage = run.usage
+    if usage is None:
         return None
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
     return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
     }
 
 
-def _tool_calls(run: dict[str, Any], named_thread: bool) -> list[dict[str, Any]]:
+def _tool_calls(run: Run, named_thread: bool) -> list[dict[str, Any]]:
     """The run's pending function calls, with ids that route the answer back to this run.
 
     When the request named its thread, the upstream ids (at most 40
     characters) are handed out and the thread routes the answer.
     """
-    thread_id, run_id = str(run.get("thread_id")), str(run.get("id"))
-    calls = pending_tool_calls(run)
-    short = named_thread and all(len(str(c.get("id"))) <= MAX_CALLER_CALL_ID for c in calls)
+    calls = run.tool_calls
+    short = named_thread and all(len(call.id) <= MAX_CALLER_CALL_ID for call in calls)
     return [
         {
-            "id": str(call.get("id"))
-            if short
-            else encode_call_id(str(call.get("id")), thread_id, run_id),
+            "id": call.id if short else encode_call_id(call.id, run.thread_id, run.id),
             "type": "function",
-            "function": {
-                "name": (call.get("function") or {}).get("name", ""),
-                "arguments": (call.get("function") or {}).get("arguments", ""),
-            },
+            "function": {"name": call.name, "arguments": call.arguments},
         }
         for call in calls
     ]
 
 
-def file_url(model: str, file_id: str, container_id: str | None = None) -> str:
-    """Where this service serves an agent's file (a path under its base URL)."""
-    url = f"/v1/files/{quote(file_id, safe='')}/content?model={quote(model, safe='')}"
-    return f"{url}&container_id={quote(container_id, safe='')}" if container_id else url
-
-
-def annotation(raw: dict[str, Any], model: str) -> dict[str, Any]:
-    """An upstream text annotation in OpenAI's shape.
-
-    `url_citation` is OpenAI's own; file citations and generated files
-    (`file_citation`, `file_path`, `container_file_citation` with its
-    `container_id`) keep their type and gain a `url` that downloads the
-    file through this service (see `file_url`).
-    Both upstream shapes are read: the threads API nests the details under
-    the type's key, the Responses API puts them at the top level.
-    """
-    kind = str(raw.get("type", ""))
-    nested = raw.get(kind)
-    details = {**raw, **nested} if isinstance(nested, dict) else raw
-    span = {key: details[key] for key in ("start_index", "end_index") if key in details}
-    if kind == "url_citation":
-        return {
-            "type": "url_citation",
-            "url_citation": {**span, "url": details.get("url", ""), "title": details.get("title")},
-        }
-    if kind in ("file_citation", "file_path", "container_file_citation"):
-        file_id = str(details.get("file_id", ""))
-        container = details.get("container_id")
-        container_id = str(container) if container else None
-        body = {**span, "file_id": file_id, "url": file_url(model, file_id, container_id)}
-        if container_id:
-            body["container_id"] = container_id
-        if details.get("quote"):
-            body["quote"] = details["quote"]
-        if details.get("filename"):
-            body["filename"] = details["filename"]
-        if raw.get("text"):
-            body["text"] = raw["text"]
-        return {"type": kind, kind: body}
-    return raw
-
-
-class Citations:
-    """Annotations of one reply in OpenAI's shape, the markers they cite kept or removed.
-
-    With `citation_markers: "strip"` the marker text an annotation covers
-    (such as `【3:0†source】`) is cut from the reply, and the annotations'
-    indices move to match; each marker arrives in the delta that carries
-    its annotation.
-    """
+class _Cited:
+    """Text deltas with their annotations in the chat shape, markers kept or stripped."""
 
     def __init__(self, request: ChatRequest) -> None:
         self._model = request.model
-        self._strip = request.citation_markers == "strip"
-        self._removed = 0
+        self._citations = Citations(request.citation_markers == "strip")
 
     def apply(self, delta: TextDelta) -> tuple[str, list[dict[str, Any]]]:
-        text = delta.text
-        converted: list[dict[str, Any]] = []
-        for raw in delta.annotations:
-            marker = str(raw.get("text") or "")
-            shift = self._removed
-            if self._strip and marker and marker in text:
-                text = text.replace(marker, "", 1)
-                self._removed += len(marker)
-            converted.append(annotation(_shifted(raw, shift, self._strip), self._model))
-        return text, converted
-
-
-def _shifted(raw: dict[str, Any], removed: int, strip: bool) -> dict[str, Any]:
-    """`raw` with its span moved left by `removed` and, when stripping, emptied of the marker."""
-    if not removed and not strip:
-        return raw
-    moved = dict(raw)
-    start = int(raw.get("start_index", 0)) - removed
-    end = int(raw.get("end_index", start)) - removed
-    moved["start_index"], moved["end_index"] = start, start if strip else end
-    return moved
+        text, moved = self._citations.apply(delta.text, delta.annotations)
+        return text, [chat_annotation(item, self._model) for item in moved]
 
 
 def _completion_id(run_id: str) -> str:
     return f"chatcmpl-{run_id}"
-
-
-async def start(client: AgentClient, project: Project, plan: RunPlan) -> RunStream:
-    """The run stream for `plan`: a new run, or the tool results for a waiting one."""
-    answer = plan.tool_answer
-    if answer is None:
-        return client.start_run(project, plan.body, plan.thread_id)
-    return await client.continue_run(
-        project,
-        str(plan.body.get("assistant_id", "")),
-        answer.thread_id,
-        answer.run_id,
-        answer.outputs,
-    )
 
 
 @dataclass(frozen=True)
@@ -222,26 +107,22 @@ async def complete(
     created = int(time.time())
     text: list[str] = []
     annotations: list[dict[str, Any]] = []
-    citations = Citations(request)
+    citations = _Cited(request)
     run: RunStream | None = None
+    hint = 'use "stream": true for long runs (streams are kept alive with heartbeats)'
     try:
-        async with asyncio.timeout(deadline):  # retries and tool-result checks count too
-            async with await start(foundry, project, plan) as run:
-                async for event in run:
-                    if isinstance(event, TextDelta):
-                        piece, cited = citations.apply(event)
-                        text.append(piece)
-                        annotations.extend(cited)
+        # Retries and tool-result checks count too.
+        async with (
+            runs.deadline(deadline, "completion", hint),
+            await runs.start(foundry, project, plan) as run,
+        ):
+            async for event in run:
+                if isinstance(event, TextDelta):
+                    piece, cited = citations.apply(event)
+                    text.append(piece)
+                    annotations.extend(cited)
         assert run.started is not None and run.ended is not None
-        reason = finish_reason(run.ended)
-    except TimeoutError:
-        error = UpstreamTimeout(
-            f"the agent run took longer than {deadline:g} s and was cancelled; use "
-            '"stream": true for long runs (streams are kept alive with heartbeats)',
-            code="completion_deadline_exceeded",
-        )
-        error.thread_id = run.started.thread_id if run and run.started else None
-        raise error from None
+        reason = finish_reason(run.ended.run)
     except AdapterError as exc:
         exc.thread_id = run.started.thread_id if run and run.started else None
         raise
@@ -277,10 +158,10 @@ class ChatStream:
     deadline: float
     request_id: str
     created: int = field(default_factory=lambda: int(time.time()))
-    citations: Citations = field(init=False)
+    citations: _Cited = field(init=False)
 
     def __post_init__(self) -> None:
-        self.citations = Citations(self.request)
+        self.citations = _Cited(self.request)
 
     @property
     def thread_id(self) -> str:
@@ -307,15 +188,9 @@ class ChatStream:
             first = self._chunk({"role": "assistant", "content": ""})
             first["thread_id"] = self.thread_id
             yield encode_json(first)
-            try:
-                async with asyncio.timeout(self.deadline):
-                    async for frame in self._body():
-                        yield frame
-            except TimeoutError:
-                raise UpstreamTimeout(
-                    f"the stream exceeded its {self.deadline:g} s deadline; the run was cancelled",
-                    code="stream_deadline_exceeded",
-                ) from None
+            async with runs.deadline(self.deadline, "stream"):
+                async for frame in self._body():
+                    yield frame
         except AdapterError as exc:
             yield encode_json(exc.openai_body(self.request_id))
         finally:
@@ -331,7 +206,7 @@ class ChatStream:
                     delta["annotations"] = cited
                 yield encode_json(self._chunk(delta))
             elif isinstance(event, RunEnded):
-                reason = finish_reason(event)
+                reason = finish_reason(event.run)
                 if reason == "tool_calls":
                     calls = [
                         {"index": index, **call}
@@ -356,13 +231,5 @@ async def open_stream(
     request_id: str,
 ) -> ChatStream:
     """Start the run and wait for it to exist, so refusals still become HTTP errors."""
-    run = await start(foundry, project, plan)
-    await run.__aenter__()
-    try:
-        async for event in run:
-            if isinstance(event, RunStarted):
-                return ChatStream(request, plan, run, event, deadline, request_id)
-        raise UpstreamError("Foundry stream ended before the run started")
-    except BaseException:
-        await run.__aexit__(None, None, None)
-        raise
+    opened = await runs.open_started(foundry, project, plan)
+    return ChatStream(request, plan, opened.run, opened.started, deadline, request_id)

@@ -23,35 +23,28 @@ limit) and the thread routes the answer.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agents_core.errors import InvalidRequest
+from agents_core.runs import (
+    MIN_OUTPUT_TOKENS,
+    THREAD_ID,
+    AgentKind,
+    Omissions,
+    RunPlan,
+    ToolAnswer,
+    agent_kind,
+    check_image,
+    decode_call_id,
+)
 
-__all__ = [
-    "THREAD_ID",
-    "AgentKind",
-    "ChatMessage",
-    "ChatRequest",
-    "RunPlan",
-    "ToolAnswer",
-    "decode_call_id",
-    "encode_call_id",
-    "parse_request",
-    "plan_run",
-]
+__all__ = ["ChatMessage", "ChatRequest", "parse_request", "plan_run"]
 
 UNION_MEMBER = re.compile(r"str|int|float|bool|none|.*[\[\]-].*|[A-Z]\w*")
-THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 UNSUPPORTED_HINT = {
     "functions": "use 'tools' instead",
     "function_call": "use 'tool_choice' instead",
@@ -61,11 +54,6 @@ UNSUPPORTED_HINT = {
     "api_version": "the upstream API version comes from the server's configuration only",
 }
 STRICT = ConfigDict(extra="forbid", strict=True)
-AgentKind = Literal["classic", "versioned"]
-MIN_OUTPUT_TOKENS: dict[AgentKind, int] = {"classic": 256, "versioned": 16}
-"""Contract rules 3 and 17: `max_completion_tokens` ≥ 256, `max_output_tokens` ≥ 16."""
-MAX_CALLER_CALL_ID = 40
-"""OpenAI's limit on tool-call ids that a client may replay to an OpenAI model."""
 
 
 def _always(value: Any) -> bool:
@@ -260,7 +248,7 @@ def parse_request(payload: Any, max_messages: int) -> ChatRequest:
         if isinstance(message.content, list):
             for part_index, part in enumerate(message.content):
                 if isinstance(part, ImagePart):
-                    _check_image(part.image_url.url, f"messages[{index}].content[{part_index}]")
+                    check_image(part.image_url.url, f"messages[{index}].content[{part_index}]")
     return request
 
 
@@ -283,120 +271,6 @@ def _invalid(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(f"invalid '{param}': {error['msg']}", param=param)
 
 
-def _check_image(url: str, param: str) -> None:
-    if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        mime = header.removeprefix("data:").split(";")[0].lower()
-        if mime not in IMAGE_TYPES or not header.endswith(";base64"):
-            raise InvalidRequest(
-                f"invalid '{param}': data URLs must be base64 {', '.join(IMAGE_TYPES)}",
-                param=param,
-            )
-        if len(data) * 3 // 4 > MAX_IMAGE_BYTES:
-            raise InvalidRequest(
-                f"invalid '{param}': the image is larger than {MAX_IMAGE_BYTES // 1048576} MiB",
-                param=param,
-            )
-        try:
-            base64.b64decode(data[: 1024 * 4], validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidRequest(
-                f"invalid '{param}': the data URL is not base64", param=param
-            ) from None
-        return
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise InvalidRequest(
-            f"invalid '{param}': image URLs must be https:// or data: URLs", param=param
-        )
-
-
-def encode_call_id(call_id: str, thread_id: str, run_id: str) -> str:
-    """The tool-call id a caller sees: the upstream id plus where its run lives."""
-    return f"{call_id}.{thread_id}.{run_id}"
-
-
-def decode_call_id(value: str) -> tuple[str, str, str] | None:
-    """`(call_id, thread_id, run_id)` from an id made by `encode_call_id`, else None."""
-    parts = value.split(".")
-    if len(parts) != 3 or not all(THREAD_ID.fullmatch(part) for part in parts):
-        return None
-    return parts[0], parts[1], parts[2]
-
-
-@dataclass(frozen=True)
-class ToolAnswer:
-    """Tool results for the run that asked for them (`run_id` None: the thread's waiting run)."""
-
-    thread_id: str
-    run_id: str | None
-    outputs: list[dict[str, str]]
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """The upstream run a completion makes (a new run, or tool outputs) and what it leaves out.
-
-    `dropped` names what the request asked for and the run does not get;
-    `adjusted` names values changed to what the service accepts
-    (`max_tokens=256`). Both are reported to the caller. `named_thread`:
-    the request named its thread, so tool calls can be handed out with
-    their upstream ids (see the module docstring).
-    """
-
-    thread_id: str | None
-    body: dict[str, Any]
-    tool_answer: ToolAnswer | None = None
-    dropped: tuple[str, ...] = ()
-    adjusted: tuple[str, ...] = ()
-    named_thread: bool = False
-
-
-def agent_kind(agent_id: str) -> AgentKind:
-    """Classic agents have `asst_` ids; any other id names a versioned agent."""
-    return "classic" if agent_id.startswith("asst_") else "versioned"
-
-
-class _Omissions:
-    """What a plan leaves out or changes, under the caller's and the operator's rules."""
-
-    def __init__(self, request: ChatRequest, drop_params: bool) -> None:
-        self.strict = request.strict_params
-        self.drop = request.drop_params if request.drop_params is not None else drop_params
-        self.dropped: list[str] = []
-        self.adjusted: list[str] = []
-
-    def unsupported(self, param: str, reason: str) -> None:
-        """A value that would change the reply and cannot be honoured: 400 unless dropping."""
-        if self.drop and not self.strict:
-            self.dropped.append(param)
-            return
-        raise InvalidRequest(
-            f"unsupported value for '{param}': {reason}; send its default, leave it out, "
-            'or send "drop_params": true to have it dropped',
-            param=param,
-        )
-
-    def not_forwarded(self, param: str, reason: str) -> None:
-        """Owned by the agent or outside the contract: reported, or a 400 when strict."""
-        if self.strict:
-            raise InvalidRequest(
-                f"'{param}' cannot be honoured: {reason} (strict_params is set)", param=param
-            )
-        self.dropped.append(param)
-
-    def raised(self, param: str, value: int, minimum: int) -> int:
-        if value >= minimum:
-            return value
-        if self.strict:
-            raise InvalidRequest(
-                f"'{param}' must be at least {minimum} for this agent (the service's minimum)",
-                param=param,
-            )
-        self.adjusted.append(f"{param}={minimum}")
-        return minimum
-
-
 def plan_run(
     request: ChatRequest,
     agent_id: str,
@@ -413,7 +287,8 @@ def plan_run(
     Raises `InvalidRequest` (400) naming the parameter.
     """
     kind = kind or agent_kind(agent_id)
-    omit = _Omissions(request, drop_params)
+    drop = request.drop_params if request.drop_params is not None else drop_params
+    omit = Omissions(request.strict_params, drop)
     _check_neutral(request, omit)
     answer = _tool_answer(request.messages, thread_id)
     if answer is not None:
@@ -470,7 +345,7 @@ def plan_run(
     )
 
 
-def _check_neutral(request: ChatRequest, omit: _Omissions) -> None:
+def _check_neutral(request: ChatRequest, omit: Omissions) -> None:
     for name, neutral in NEUTRAL.items():
         value = getattr(request, name)
         if value is None:
@@ -481,7 +356,7 @@ def _check_neutral(request: ChatRequest, omit: _Omissions) -> None:
             omit.dropped.append(name)
 
 
-def _function_tool(function: FunctionTool, omit: _Omissions) -> dict[str, Any]:
+def _function_tool(function: FunctionTool, omit: Omissions) -> dict[str, Any]:
     """A classic function definition: `name`, `description`, `parameters` only (rule 4)."""
     definition: dict[str, Any] = {"name": function.name}
     if function.description is not None:
@@ -495,7 +370,7 @@ def _function_tool(function: FunctionTool, omit: _Omissions) -> dict[str, Any]:
 
 
 def _tool_choice(
-    request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: _Omissions
+    request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: Omissions
 ) -> None:
     """`none`, `auto` or a named function (rule 5); `required` only where the service has it."""
     choice = request.tool_choice
@@ -510,9 +385,7 @@ def _tool_choice(
     body["tool_choice"] = choice
 
 
-def _sampling(
-    request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: _Omissions
-) -> None:
+def _sampling(request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: Omissions) -> None:
     """`temperature`, `top_p`, `response_format`: run settings, or the versioned agent's own."""
     format_ = request.response_format
     if kind == "versioned":
