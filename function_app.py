@@ -21,6 +21,21 @@ async def chat_completions(req: Request) -> Response:
     return await handlers.chat_completions(req)
 
 
+@app.route(route="v1/responses", methods=["POST"])
+async def responses_create(req: Request) -> Response:
+    return await handlers.responses_create(req)
+
+
+@app.route(route="v1/responses/{response_id}", methods=["GET"])
+async def responses_get(req: Request) -> Response:
+    return await handlers.responses_get(req)
+
+
+@app.route(route="v1/responses/{response_id}/cancel", methods=["POST"])
+async def responses_cancel(req: Request) -> Response:
+    return await handlers.responses_cancel(req)
+
+
 @app.route(route="v1/models", methods=["GET"])
 async def list_models(req: Request) -> Response:
     return await handlers.list_models(req)

@@ -26,7 +26,7 @@ from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
 from agents_core.edge import BodyBudget, Cors, RequestIds, loopback_host, public_base, read_json
 from agents_core.edge import request_id as scope_request_id
 from agents_core.errors import REQUEST_ID, AdapterError, InvalidRequest, NotFound
-from agents_core.openai import chat, chat_input
+from agents_core.openai import chat, chat_input, responses, responses_input
 from agents_core.openai.models import ModelCatalog, model_entry
 from agents_core.playground import Playground
 from agents_core.runs import THREAD_ID, AgentInfo
@@ -56,6 +56,9 @@ class Handlers:
         self._config_error: ConfigError | None = None
         self.loopback_only = loopback_only
         self.chat_completions = self._endpoint(self._chat_completions, "POST")
+        self.responses_create = self._endpoint(self._responses_create, "POST")
+        self.responses_get = self._endpoint(self._responses_get)
+        self.responses_cancel = self._endpoint(self._responses_cancel, "POST")
         self.list_models = self._endpoint(self._list_models)
         self.get_model = self._endpoint(self._get_model)
         self.file_content = self._endpoint(self._file_content)
@@ -224,6 +227,60 @@ class Handlers:
             media_type="text/event-stream",
             headers=_omission_headers(headers, stream.dropped, plan.adjusted),
         )
+
+    async def _responses_create(self, request: Request, request_id: str) -> Response:
+        """`POST /v1/responses`: one turn of the agent `model` names, streamed or not."""
+        runtime = await self._authorize(request)
+        payload = await self._read_json(request)
+        settings = runtime.settings
+        body, items = responses_input.parse_request(payload, settings.max_messages)
+        agent = runtime.agent(body.model)
+        plan = responses_input.plan_run(
+            body, items, agent.agent_id, kind=agent.kind, drop_params=settings.drop_params
+        )
+        project = await runtime.project(agent, request.headers)
+        client = runtime.client(agent)
+        if not body.stream:
+            created = await responses.create(
+                client, project, body, plan, settings.completion_deadline
+            )
+            headers = {"x-thread-id": created.thread_id}
+            return JSONResponse(
+                created.body, headers=_omission_headers(headers, created.dropped, plan.adjusted)
+            )
+        stream = await responses.open_stream(client, project, body, plan, settings.stream_deadline)
+        headers = {
+            "x-thread-id": stream.thread_id,
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+        return StreamingResponse(
+            with_heartbeat(stream.frames(), settings.heartbeat_interval),
+            media_type="text/event-stream",
+            headers=_omission_headers(headers, stream.dropped, plan.adjusted),
+        )
+
+    async def _response_target(
+        self, request: Request
+    ) -> tuple[Runtime, responses_input.ResponseId, AgentSpec]:
+        runtime = await self._authorize(request)
+        value = request.url.path.split("/v1/responses/", 1)[-1].removesuffix("/cancel")
+        where = responses_input.ResponseId.parse(value)
+        return runtime, where, runtime.agent(where.model)
+
+    async def _responses_get(self, request: Request, request_id: str) -> Response:
+        """`GET /v1/responses/{id}`: the response read back from its run."""
+        runtime, where, agent = await self._response_target(request)
+        project = await runtime.project(agent, request.headers)
+        body = await responses.retrieve(runtime.client(agent), project, where)
+        return JSONResponse(body, headers={"x-thread-id": where.thread_id})
+
+    async def _responses_cancel(self, request: Request, request_id: str) -> Response:
+        """`POST /v1/responses/{id}/cancel`: cancel the response's run."""
+        runtime, where, agent = await self._response_target(request)
+        project = await runtime.project(agent, request.headers)
+        body = await responses.cancel(runtime.client(agent), project, where)
+        return JSONResponse(body, headers={"x-thread-id": where.thread_id})
 
     async def _list_models(self, request: Request, request_id: str) -> Response:
         runtime = await self._authorize(request)
@@ -397,6 +454,13 @@ def create_app(handlers: Handlers) -> Starlette:
 
     routes = [
         Route("/v1/chat/completions", handlers.chat_completions, methods=["POST", "OPTIONS"]),
+        Route("/v1/responses", handlers.responses_create, methods=["POST", "OPTIONS"]),
+        Route("/v1/responses/{response_id}", handlers.responses_get, methods=["GET", "OPTIONS"]),
+        Route(
+            "/v1/responses/{response_id}/cancel",
+            handlers.responses_cancel,
+            methods=["POST", "OPTIONS"],
+        ),
         Route("/v1/models", handlers.list_models, methods=["GET", "OPTIONS"]),
         Route("/v1/models/{model:path}", handlers.get_model, methods=["GET", "OPTIONS"]),
         Route("/v1/files/{file_id}/content", handlers.file_content, methods=["GET", "OPTIONS"]),

@@ -25,6 +25,9 @@ def test_routes_methods_and_anonymous_auth() -> None:
         routes[trigger["route"]] = (trigger["methods"], trigger["authLevel"])
     assert routes == {
         "v1/chat/completions": (["POST"], "ANONYMOUS"),
+        "v1/responses": (["POST"], "ANONYMOUS"),
+        "v1/responses/{response_id}": (["GET"], "ANONYMOUS"),
+        "v1/responses/{response_id}/cancel": (["POST"], "ANONYMOUS"),
         "v1/models": (["GET"], "ANONYMOUS"),
         "v1/models/{*model}": (["GET"], "ANONYMOUS"),
         "v1/files/{file_id}/content": (["GET"], "ANONYMOUS"),
