@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7071
 ARGS ?=
 
-.PHONY: install run emulator test lint typecheck unit bench tck clean
+.PHONY: install run emulator test lint typecheck unit clients bench tck clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -44,6 +44,11 @@ unit: $(INSTALLED) $(CHECKOV)
 
 test: lint typecheck unit
 
+# The client matrix: real client libraries (Python, and npm ones from tests/clients/package-lock.json
+# through npm ci) against `serve` with its emulator. The npm clients skip, saying why, without Node 20+.
+clients: $(INSTALLED)
+	CLIENT_MATRIX=1 $(BIN)/python -m pytest -q tests/clients
+
 bench: $(INSTALLED)
 	$(BIN)/python tests/bench.py
 
@@ -55,4 +60,4 @@ tck: $(INSTALLED)
 	TCK_DIR="$(TCK_DIR)" TCK03_DIR="$(TCK03_DIR)" TCK_PYTHON="$(TCK_PYTHON)" $(BIN)/python tests/tck_run.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache tests/clients/node_modules
