@@ -377,3 +377,23 @@ class running_env:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def test_oversized_headers_get_431_and_a_large_body_still_passes() -> None:
+    """The local server's C parser keeps the 16 KiB bound on the request line and headers."""
+    with running("serve") as (_, base):
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
+                + b"a" * 20_000
+                + b"\r\n\r\n"
+            )
+            assert sock.recv(100).startswith(b"HTTP/1.1 431 ")
+        text = "x" * (2 * 1024 * 1024)  # headers small, body large: not a header problem
+        reply = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={"model": "echo", "messages": [{"role": "user", "content": text}]},
+            timeout=60,
+        )
+        assert reply.status_code == 200

@@ -37,6 +37,10 @@ async def stream_once(http: httpx.AsyncClient, base: str, index: int) -> str:
 
 
 async def test_500_concurrent_streams_without_errors(emulated: str) -> None:
+    # Client, adapter and emulator share this process: about four descriptors per stream.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096 <= hard or (hard == resource.RLIM_INFINITY and soft < 4096):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
     limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         await stream_once(http, emulated, -1)  # warm up
