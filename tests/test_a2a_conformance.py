@@ -187,3 +187,51 @@ def test_card_has_cache_control_and_etag(url: str) -> None:
     etag = card.headers["etag"]
     again = httpx.get(f"{url}/.well-known/agent-card.json", headers={"If-None-Match": etag})
     assert (again.status_code, again.content) == (304, b"")
+
+
+def test_return_immediately_answers_at_once_and_the_run_goes_on(url: str, slow_runs: Any) -> None:
+    """CORE-EXECUTION-MODE-002: the task before the run ends; GetTask follows it to its end."""
+    params = {"message": message(), "configuration": {"returnImmediately": True}}
+    with slow_runs(600):
+        task = result(url, "SendMessage", params)["task"]
+        assert task["status"]["state"] == "TASK_STATE_SUBMITTED"
+        assert task["history"][0]["messageId"] == params["message"]["messageId"]
+        for _ in range(100):
+            got = result(url, "GetTask", {"id": task["id"]})
+            if got["status"]["state"] == "TASK_STATE_COMPLETED":
+                break
+            time.sleep(0.05)
+    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert got["artifacts"][0]["parts"] == [{"text": "Hello from TCK"}]
+
+
+def test_v03_non_blocking_send_can_be_subscribed_to(url: str, slow_runs: Any) -> None:
+    params = {
+        "message": {
+            "kind": "message",
+            "messageId": f"tck-complete-task-{uuid.uuid4().hex[:8]}",
+            "role": "user",
+            "parts": [{"kind": "text", "text": "conformance"}],
+        },
+        "configuration": {"blocking": False},
+    }
+    with slow_runs(800):
+        task = result(url, "message/send", params)
+        assert (task["kind"], task["status"]["state"]) == ("task", "submitted")
+        payload = {"jsonrpc": "2.0", "id": 5, "method": "tasks/resubscribe"}
+        with httpx.stream("POST", url, json={**payload, "params": {"id": task["id"]}}) as events:
+            frames = [line for line in events.iter_lines() if line.startswith("data:")]
+    assert '"state":"completed"' in frames[-1].replace(" ", "")
+    assert "Hello from TCK" in "".join(frames)
+
+
+def test_a_working_non_blocking_task_can_be_cancelled(url: str, slow_runs: Any) -> None:
+    """Versioned agents too: the run is a background response, cancelled upstream."""
+    params = {"message": message(), "configuration": {"returnImmediately": True}}
+    with slow_runs(3000):
+        task = result(url, "SendMessage", params)["task"]
+        canceled = result(url, "CancelTask", {"id": task["id"]})
+        assert (canceled["id"], canceled["status"]["state"]) == (task["id"], "TASK_STATE_CANCELED")
+        got = result(url, "GetTask", {"id": task["id"]})
+    assert got["status"]["state"] == "TASK_STATE_CANCELED"
+    assert error(url, "CancelTask", {"id": task["id"]})["code"] == -32002

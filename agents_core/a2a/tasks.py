@@ -46,7 +46,7 @@ from agents_core.a2a.wire import (
     RpcError,
     message_content,
 )
-from agents_core.errors import AdapterError, NotFound
+from agents_core.errors import AdapterError, NotFound, UpstreamError
 from agents_core.runs import (
     TERMINAL,
     THREAD_ID,
@@ -317,31 +317,57 @@ class TaskService:
         self, request: SendMessageRequest, blocking: bool, history_length: int | None = None
     ) -> SendMessageResponse:
         """Run the message to its end (or until it exists, when not blocking)."""
-        if not blocking and self.versioned:
-            raise RpcError(
-                UNSUPPORTED_OPERATION,
-                "this agent's responses stop when their stream closes: send blocking, or stream",
-            )
+        plan = self._plan(request)
+        if not blocking:
+            return await self._send_in_background(request, plan, history_length)
         text: list[str] = []
         hint = "use streaming (message/stream, SendStreamingMessage) for long tasks"
         async with (
             runs.deadline(self.completion_deadline, "completion", hint),
-            await self._start(self._plan(request)) as run,
+            await self._start(plan) as run,
         ):
             async for event in run:
-                if isinstance(event, RunStarted) and not blocking:
-                    run.detach()
-                    task = TaskRef(event.thread_id, event.run_id).task(
-                        _state(TaskState.TASK_STATE_SUBMITTED)
-                    )
-                    task.history.append(self._echo(request, event))
-                    return SendMessageResponse(task=_limit_history(task, history_length))
                 if isinstance(event, TextDelta):
                     text.append(event.text)
         assert run.started is not None and run.ended is not None
         task = await self._task(run.ended.run, "".join(text))
         task.history.append(self._echo(request, run.started))
         return SendMessageResponse(task=_limit_history(task, history_length))
+
+    async def _send_in_background(
+        self, request: SendMessageRequest, plan: RunPlan, history_length: int | None
+    ) -> SendMessageResponse:
+        """`returnImmediately` (0.3 `blocking: false`): the task as soon as its run exists.
+
+        A new message starts a background run (for versioned agents a
+        `background: true` response, which goes on when its stream closes and
+        can be read and cancelled from any request); the stream is read only
+        until the run exists. Tool results continue the waiting run in the
+        same way for classic agents; a versioned agent's answer is a new
+        response that stops with its stream, so it is sent blocking.
+        """
+        if plan.tool_answer is None:
+            stream = self.foundry.start_run(
+                self.project, plan.body, plan.thread_id, background=True
+            )
+        elif self.versioned:
+            raise RpcError(
+                UNSUPPORTED_OPERATION,
+                "tool results for this agent continue in a new response that stops when its "
+                "stream closes: send them blocking, or stream",
+            )
+        else:
+            stream = await self._start(plan)
+        async with runs.deadline(self.completion_deadline, "completion"), stream as run:
+            run.detach()
+            async for event in run:
+                if isinstance(event, RunStarted):
+                    task = TaskRef(event.thread_id, event.run_id).task(
+                        _state(TaskState.TASK_STATE_SUBMITTED)
+                    )
+                    task.history.append(self._echo(request, event))
+                    return SendMessageResponse(task=_limit_history(task, history_length))
+        raise UpstreamError("Foundry stream ended before the run started")
 
     def _echo(self, request: SendMessageRequest, started: RunStarted) -> Message:
         message = Message()
