@@ -18,6 +18,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from agents_core import tags
 from agents_core.config import Settings, load_registry
 from agents_core.http import Handlers, create_app
 from agents_core.runtime import Runtime
@@ -69,7 +70,16 @@ def expect_run(httpserver: HTTPServer, path: str = RUNS, **events: Any) -> None:
 
 
 def upstream_bodies(httpserver: HTTPServer) -> list[dict[str, Any]]:
-    return [json_body(request) for request, _ in httpserver.log]
+    """Bodies as sent, less the retention tags of a new thread (tests/test_retention.py)."""
+    bodies = [json_body(request) if request.data else {} for request, _ in httpserver.log]
+    for body in bodies:
+        for thread in (body, body.get("thread")):
+            if isinstance(thread, dict) and tags.is_tagged(thread.get("metadata")):
+                for key in (tags.CREATED_BY, tags.CREATOR_CALLER, tags.CREATED_AT):
+                    del thread["metadata"][key]
+                if not thread["metadata"]:
+                    del thread["metadata"]
+    return bodies
 
 
 def test_completion_on_a_new_thread_is_one_upstream_request(
@@ -248,7 +258,8 @@ def test_classic_run_bodies_carry_contract_fields_only(
     expect_run(httpserver, texts=["ok"])
     response = post(base_url, {"model": "helper", "messages": USER, **extra})
     assert response.status_code == 200, response.text
-    [body] = [json_body(r) for r, _ in httpserver.log if r.path == RUNS]
+    sent_bodies = zip(httpserver.log, upstream_bodies(httpserver), strict=True)
+    [body] = [b for (r, _), b in sent_bodies if r.path == RUNS]
     expected = {"assistant_id": "asst_test", "stream": True, "thread": {"messages": USER}, **sent}
     assert body == expected
     if header is None:
@@ -420,6 +431,38 @@ def test_run_stopping_for_tools_reports_tool_calls(
         "tool_outputs": [{"tool_call_id": "call_1", "output": "sunny, 21 C"}],
         "stream": True,
     }
+
+
+def test_parallel_tool_results_go_upstream_in_the_order_asked(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    calls = [
+        {"id": call, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+        for call in ("call_z", "call_a")
+    ]
+    action = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
+    run_path = f"{ENDPOINT_PATH}/threads/thread_abc/runs/run_abc"
+    httpserver.expect_request(run_path, method="GET").respond_with_json(
+        run_object("thread_abc", "run_abc", "requires_action", required_action=action)
+    )
+    httpserver.expect_request(
+        f"{run_path}/submit_tool_outputs", method="POST"
+    ).respond_with_handler(lambda request: sse_response(run_events(["ok"], new_thread=False)))
+    asked = [
+        {**call, "id": f"{call['id']}.thread_abc.run_abc"}  # type: ignore[dict-item]
+        for call in calls
+    ]
+    client.chat.completions.create(
+        model="helper",
+        messages=[
+            {"role": "user", "content": "weather in Zurich and Aarau?"},
+            {"role": "assistant", "content": None, "tool_calls": asked},  # type: ignore[list-item, typeddict-item]
+            {"role": "tool", "tool_call_id": asked[1]["id"], "content": "Aarau: rain"},
+            {"role": "tool", "tool_call_id": asked[0]["id"], "content": "Zurich: sun"},
+        ],
+    )
+    submitted = json_body(httpserver.log[-1][0])
+    assert [o["tool_call_id"] for o in submitted["tool_outputs"]] == ["call_z", "call_a"]
 
 
 @pytest.mark.parametrize(

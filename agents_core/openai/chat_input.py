@@ -480,11 +480,13 @@ def _tool_answer(messages: list[ChatMessage], thread_id: str | None) -> ToolAnsw
             param="messages",
         )
     by_id = {m.tool_call_id: m.text() for m in trailing}
-    routes = {call_id: decode_call_id(call_id) for call_id in asked}
+    # Results go upstream in the order the agent asked for them (parallel calls).
+    order = list(dict.fromkeys(call.id for call in asking.tool_calls))
+    routes = {call_id: decode_call_id(call_id) for call_id in order}
     if thread_id and all(
         route is None and THREAD_ID.fullmatch(call_id) for call_id, route in routes.items()
     ):
-        outputs = [{"tool_call_id": c, "output": by_id[c]} for c in sorted(asked)]
+        outputs = [{"tool_call_id": c, "output": by_id[c]} for c in order]
         return ToolAnswer(thread_id, None, outputs)
     if None in routes.values():
         raise InvalidRequest(
@@ -497,7 +499,7 @@ def _tool_answer(messages: list[ChatMessage], thread_id: str | None) -> ToolAnsw
         raise InvalidRequest("the tool calls belong to different runs", param="messages")
     [(answer_thread, run_id)] = places
     outputs = []
-    for call_id in sorted(asked):
+    for call_id in order:
         route = routes[call_id]
         assert route is not None
         outputs.append({"tool_call_id": route[0], "output": by_id[call_id]})
