@@ -332,3 +332,32 @@ def test_stream_deadline_ends_the_stream_and_cancels(
         lines = [line for line in response.iter_lines() if line.startswith("data:")]
     assert '"code":"stream_deadline_exceeded"' in lines[-2] and lines[-1] == "data: [DONE]"
     assert_cancelled(emulator, kind, first_thread_id(lines))
+
+
+def test_versioned_code_interpreter_files_download_through_the_adapter(emulated: str) -> None:
+    reply = httpx.post(
+        f"{emulated}/v1/chat/completions",
+        json={"model": "echo:1", "messages": [{"role": "user", "content": "draw a chart"}]},
+    ).json()
+    [cited] = reply["choices"][0]["message"]["annotations"]
+    assert cited["type"] == "container_file_citation"
+    body = cited["container_file_citation"]
+    assert body["container_id"].startswith("cntr_") and "container_id=" in body["url"]
+    download = httpx.get(f"{emulated}{body['url']}")
+    assert download.status_code == 200 and download.content == b"demo file chart.png\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"), [("needs approval", "delete_files"), ("give consent", "OAuth consent")]
+)
+def test_versioned_approval_and_consent_stops_are_clear_errors(
+    emulated: str, text: str, words: str
+) -> None:
+    response = httpx.post(
+        f"{emulated}/v1/chat/completions",
+        json={"model": "echo:1", "messages": [{"role": "user", "content": text}]},
+    )
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_required_action" and words in error["message"]
+    assert response.headers["x-thread-id"] == error["thread_id"]

@@ -735,3 +735,79 @@ def test_threads_are_independent_of_each_other(api: httpx.Client) -> None:
     deleted = api.delete(f"/threads/{first}")
     assert deleted.json() == {"id": first, "object": "thread.deleted", "deleted": True}
     assert api.get(f"/threads/{first}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "status", "code", "param"),
+    [
+        (
+            "/threads/runs",
+            {"additional_instructions": "Be brief."},
+            400,
+            "unknown_parameter",
+            "additional_instructions",
+        ),
+        (
+            "/threads/runs",
+            {"additional_messages": [{"role": "user", "content": "x"}]},
+            400,
+            "unknown_parameter",
+            "additional_messages",
+        ),
+        (
+            "{thread}",
+            {"max_completion_tokens": 255},
+            400,
+            "invalid_request",
+            "max_completion_tokens",
+        ),
+        ("{thread}", {"max_prompt_tokens": 100}, 400, "invalid_request", "max_prompt_tokens"),
+        (
+            "{thread}",
+            {
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {"name": "f", "parameters": {}, "strict": True},
+                    }
+                ]
+            },
+            400,
+            "unknown_parameter",
+            "tools[0].function.strict",
+        ),
+        (
+            "{thread}",
+            {"tools": [{"type": "function", "function": {"name": "f"}}]},
+            400,
+            "invalid_request",
+            "tools[0].function.parameters",
+        ),
+        (
+            "{thread}",
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": {}, "strict": True},
+                }
+            },
+            400,
+            "unknown_parameter",
+            "response_format.json_schema.strict",
+        ),
+        ("{thread}", {"tool_choice": "required"}, 400, "invalid_request", "tool_choice"),
+        ("{thread}", {"temprature": 0.5}, 400, "unknown_parameter", "temprature"),
+    ],
+)
+def test_run_bodies_outside_the_contract_are_refused(
+    api: httpx.Client, route: str, body: dict[str, Any], status: int, code: str, param: str
+) -> None:
+    """What the published contract refuses (rules 1-5), the emulator refuses too."""
+    path = f"/threads/{new_thread(api, 'hi')}/runs" if route == "{thread}" else route
+    payload = {"assistant_id": "asst_echo", **body}
+    if route == "/threads/runs":
+        payload["thread"] = {"messages": [{"role": "user", "content": "hi"}]}
+    response = api.post(path, json=payload)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == (code, param)
