@@ -84,3 +84,11 @@ async def playground_page(req: Request) -> Response:
 @app.route(route="playground/{asset}", methods=["GET"])
 async def playground_asset(req: Request) -> Response:
     return await handlers.playground_asset(req)
+
+
+@app.timer_trigger(schedule="0 17 * * * *", arg_name="timer", run_on_startup=False)
+async def thread_cleanup(timer: func.TimerRequest) -> None:
+    """Hourly: delete adapter-created threads idle beyond THREAD_RETENTION_DAYS (bounded)."""
+    from agents_core.retention import scheduled_cleanup
+
+    await scheduled_cleanup(handlers.runtime)

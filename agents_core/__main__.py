@@ -94,9 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "emulator", help="run the Foundry Agent Service emulator alone", add_help=False
     )
+    commands.add_parser(
+        "cleanup",
+        help="delete adapter-created threads idle beyond THREAD_RETENTION_DAYS",
+        add_help=False,
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "emulator":
         return _emulator(rest)
+    if args.command == "cleanup":
+        from agents_core.retention import main as cleanup_main
+
+        return cleanup_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,7 +27,15 @@ from agents_core.errors import Unauthorized, UpstreamAuthError
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
 
-__all__ = ["PASSTHROUGH_HEADER", "SCOPE", "CallerAuth", "TokenBroker", "TokenSource"]
+__all__ = [
+    "CALLER",
+    "PASSTHROUGH_HEADER",
+    "SCOPE",
+    "CallerAuth",
+    "TokenBroker",
+    "TokenSource",
+    "caller_id",
+]
 
 SCOPE = "https://ai.azure.com/.default"
 PASSTHROUGH_HEADER = "x-foundry-authorization"
@@ -35,6 +44,8 @@ PASSTHROUGH_HEADER = "x-foundry-authorization"
 REFRESH_MARGIN = 900.0
 FAILURE_BACKOFF = 1.0
 log = logging.getLogger("agents_core.auth")
+CALLER: ContextVar[str] = ContextVar("agents_core_caller", default="")
+"""The identity `CallerAuth.check` let in for this request (`caller_id`, `principal:<id>`)."""
 
 
 class TokenSource(Protocol):
@@ -284,15 +295,19 @@ class CallerAuth:
             return
         presented = _presented_keys(headers)
         if presented and self.keys_enabled:
-            matched = False
+            matched: bytes | None = None
             for key in presented:  # every header counts: one may hold an Entra token instead
                 digest = hashlib.sha256(key.encode()).digest()
+                hit = False
                 for known in self._digests:
-                    matched |= hmac.compare_digest(digest, known)
-            if matched:
+                    hit |= hmac.compare_digest(digest, known)
+                matched = digest if hit else matched
+            if matched is not None:
+                CALLER.set(caller_id(matched))
                 return
         # Behind Easy Auth, `Authorization` carries the caller's Entra token, not a key.
         if self._easy_auth and self._principal_allowed(headers):
+            CALLER.set(f"principal:{headers.get('x-ms-client-principal-id', '').strip().lower()}")
             return
         if presented and self.keys_enabled:
             raise Unauthorized("invalid API key", code="invalid_api_key")
@@ -315,6 +330,15 @@ class CallerAuth:
             return True
         ids = {principal_id, *_principal_claims(headers.get("x-ms-client-principal", ""))}
         return bool(ids & self._principals)
+
+
+def caller_id(key_digest: bytes) -> str:
+    """A gateway key's caller id: `key:` and the first 12 hex digits of its SHA-256.
+
+    Not reversible, and the same prefix as the key's `sha256:` entry, so an
+    operator can tell which configured key a caller used.
+    """
+    return f"key:{key_digest.hex()[:12]}"
 
 
 def _principal_claims(encoded: str) -> set[str]:

@@ -158,6 +158,19 @@ class Settings(BaseSettings):
     playground: bool = Field(
         default=True, validation_alias=AliasChoices("PLAYGROUND", "playground")
     )
+    thread_retention_days: int = Field(
+        default=30,
+        ge=0,
+        validation_alias=AliasChoices("THREAD_RETENTION_DAYS", "thread_retention_days"),
+        description="Days an adapter-created thread or conversation may stay idle (0 = forever).",
+    )
+    thread_cleanup_batch: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("THREAD_CLEANUP_BATCH", "thread_cleanup_batch"),
+        description="Most threads one cleanup pass deletes per project.",
+    )
 
     @field_validator(
         "agents_config", "managed_identity_client_id", "public_base_url", mode="before"
@@ -229,6 +242,57 @@ class Platform(BaseSettings):
     website_auth_enabled: str = Field(default="", validation_alias="WEBSITE_AUTH_ENABLED")
     website_site_name: str | None = Field(default=None, validation_alias="WEBSITE_SITE_NAME")
     website_hostname: str | None = Field(default=None, validation_alias="WEBSITE_HOSTNAME")
+    applicationinsights_connection_string: SecretStr | None = Field(
+        default=None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING"
+    )
+    applicationinsights_authentication_string: str | None = Field(
+        default=None, validation_alias="APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
+    )
+    otel_sdk_disabled: str = Field(default="", validation_alias="OTEL_SDK_DISABLED")
+    otel_service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    otel_exporter_otlp_metrics_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+    )
+    otel_exporter_otlp_logs_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
+    )
+    otel_traces_exporter: str = Field(default="", validation_alias="OTEL_TRACES_EXPORTER")
+    otel_metrics_exporter: str = Field(default="", validation_alias="OTEL_METRICS_EXPORTER")
+    otel_logs_exporter: str = Field(default="", validation_alias="OTEL_LOGS_EXPORTER")
+
+    @property
+    def otlp_configured(self) -> bool:
+        """An OTLP endpoint is set by the standard `OTEL_EXPORTER_OTLP_*` variables."""
+        return any(
+            (value or "").strip()
+            for value in (
+                self.otel_exporter_otlp_endpoint,
+                self.otel_exporter_otlp_traces_endpoint,
+                self.otel_exporter_otlp_metrics_endpoint,
+                self.otel_exporter_otlp_logs_endpoint,
+            )
+        )
+
+    @property
+    def telemetry_configured(self) -> bool:
+        """Export is asked for (Application Insights or OTLP) and the SDK is not disabled."""
+        if self.otel_sdk_disabled.strip().lower() == "true":
+            return False
+        has_insights = self.applicationinsights_connection_string is not None and bool(
+            self.applicationinsights_connection_string.get_secret_value().strip()
+        )
+        return has_insights or self.otlp_configured
+
+    def otel_signal_enabled(self, signal: str) -> bool:
+        """`OTEL_<SIGNAL>_EXPORTER=none` turns one signal (traces, metrics, logs) off."""
+        value = getattr(self, f"otel_{signal}_exporter", "")
+        return "none" not in {part.strip().lower() for part in value.split(",")}
 
     @property
     def on_app_service(self) -> bool:

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agents_core import telemetry
 from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
 from agents_core.edge import BodyBudget, Cors, RequestIds, loopback_host, public_base, read_json
 from agents_core.edge import request_id as scope_request_id
@@ -154,7 +155,7 @@ class Handlers:
             return response
 
         endpoint.__name__ = handler.__name__.lstrip("_")
-        return endpoint
+        return telemetry.serve(endpoint, endpoint.__name__)
 
     async def aclose(self) -> None:
         if self._runtime is not None:

@@ -43,7 +43,7 @@ ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 
 # Host / platform settings, as opposed to the adapter's own (Settings) names.
 PLATFORM_PREFIXES = ("AzureWebJobs", "FUNCTIONS_", "APPLICATIONINSIGHTS_", "WEBSITE_")
-PLATFORM_NAMES = {"PYTHON_ENABLE_INIT_INDEXING"}
+PLATFORM_NAMES = {"PYTHON_ENABLE_INIT_INDEXING", "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"}
 
 
 # --------------------------------------------------------------------------- helpers

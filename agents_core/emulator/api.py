@@ -83,6 +83,13 @@ async def create_thread(call: Call) -> Response:
     return JSONResponse(call.store.create_thread(body).to_json())
 
 
+async def list_threads(call: Call) -> Response:
+    """`GET /threads` (contract rule 12): oldest first by creation time for `order=asc`."""
+    threads = sorted(call.store.threads.values(), key=lambda thread: thread.created_at)
+    position = {thread.id: index for index, thread in enumerate(threads)}
+    return JSONResponse(paginate(threads, position.get, call.query()))
+
+
 async def get_thread(call: Call) -> Response:
     return JSONResponse(call.thread().to_json())
 

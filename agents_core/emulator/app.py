@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import api, responses_api
+from . import aging, api, responses_api
 from .api_errors import ApiError, bad_request
 from .control import HTTP_FAULTS, Control
 from .engine import Engine
@@ -43,6 +43,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/assistants", api.list_assistants),
     ("POST", "/assistants", api.create_assistant),
     ("GET", "/assistants/{assistant_id}", api.get_assistant),
+    ("GET", "/threads", api.list_threads),
     ("POST", "/threads", api.create_thread),
     ("POST", "/threads/runs", api.create_thread_and_run),
     ("GET", "/threads/{thread_id}", api.get_thread),
@@ -114,7 +115,11 @@ def create_app(options: EmulatorOptions | None = None) -> Starlette:
         await emulator.foundry.engine.aclose()
 
     app = Starlette(
-        routes=[*routes, *emulator.control.routes()],
+        routes=[
+            *routes,
+            *emulator.control.routes(),
+            *aging.routes(emulator.store, emulator.foundry),
+        ],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,

@@ -129,6 +129,8 @@ class Control:
                 "query": dict(request.query_params),
                 "body": body,
                 "authorization": request.headers.get("authorization"),
+                "traceparent": request.headers.get("traceparent"),
+                "tracestate": request.headers.get("tracestate"),
             }
         )
 

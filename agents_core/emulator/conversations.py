@@ -75,6 +75,9 @@ class Conversations:
             )
         return conversation
 
+    def all(self) -> list[Conversation]:
+        return list(self._by_id.values())
+
     def delete(self, conversation_id: str) -> Conversation:
         conversation = self.get(conversation_id)
         del self._by_id[conversation_id]

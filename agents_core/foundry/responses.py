@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from agents_core import tags
 from agents_core.errors import Conflict, InvalidRequest, NotFound
 from agents_core.foundry.transport import (
     Api,
@@ -272,7 +273,7 @@ class ResponsesClient:
             if tools:
                 stream.dropped.extend(await self._not_the_agents(project, request_body, tools))
             events.conversation = conversation or str(
-                (await self._json(project, "POST", CONVERSATIONS, {}))["id"]
+                (await self._json(project, "POST", CONVERSATIONS, tags.conversation_body()))["id"]
             )
             request = self._transport.build(
                 project,

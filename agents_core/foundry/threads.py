@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from agents_core import tags
 from agents_core.errors import AdapterError, Conflict, Gone, NotFound
 from agents_core.foundry.transport import (
     Project,
@@ -95,6 +96,8 @@ class ThreadsClient:
 
         async def open_stream() -> httpx.Response:
             run = dict(body)
+            if thread_id is None:
+                run["thread"] = tags.thread(run.get("thread"))
             if "tools" in run:
                 run["tools"] = await self._with_agent_tools(project, run)
             thread = thread_id

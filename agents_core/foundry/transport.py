@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol, Self
 
 import httpx
 
+from agents_core import telemetry
 from agents_core.errors import (
     REQUEST_ID,
     AdapterError,
@@ -535,8 +536,10 @@ class RunStream:
             if self.started is not None:
                 return None
             self.started = event
+            telemetry.run_started(event.thread_id, event.run_id)
         elif isinstance(event, RunEnded):
             self.ended = event
+            telemetry.run_ended(event.run)
         return event
 
 

@@ -104,6 +104,8 @@ var adapterSettings = {
   STREAM_DEADLINE: '600'
   HEARTBEAT_INTERVAL: '15'
   PLAYGROUND: 'true'
+  THREAD_RETENTION_DAYS: '30'
+  THREAD_CLEANUP_BATCH: '200'
 }
 
 // Host and platform settings: identity-based storage, Entra-authenticated
@@ -115,6 +117,9 @@ var platformSettings = {
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The adapter configures Azure Monitor itself, passing this identity (the
+  // worker's own setup would send no credential, which local-auth-off refuses).
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'false'
   PYTHON_ENABLE_INIT_INDEXING: '1'
 }
 
