@@ -235,3 +235,39 @@ def test_a_working_non_blocking_task_can_be_cancelled(url: str, slow_runs: Any) 
         got = result(url, "GetTask", {"id": task["id"]})
     assert got["status"]["state"] == "TASK_STATE_CANCELED"
     assert error(url, "CancelTask", {"id": task["id"]})["code"] == -32002
+
+
+def test_list_tasks_without_context_lists_the_callers_own(
+    start_adapter: Any, emulator: str
+) -> None:
+    """Classic agents: the conversations the caller started (tagged so), newest first."""
+    from agents_core.__main__ import emulator_registry
+
+    base = start_adapter(
+        registry=emulator_registry(emulator),
+        gateway_api_keys="key-one-0123456789,key-two-0123456789",
+    )
+    url = f"{base}/a2a/tck"
+
+    def as_caller(key: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        headers = {**V1, "Authorization": f"Bearer {key}"}
+        body = call(url, method, params, headers=headers).json()
+        assert "result" in body, body
+        return dict(body["result"])
+
+    first = as_caller("key-one-0123456789", "SendMessage", {"message": message()})["task"]
+    second = as_caller("key-one-0123456789", "SendMessage", {"message": message()})["task"]
+    other = as_caller("key-two-0123456789", "SendMessage", {"message": message()})["task"]
+    mine = as_caller("key-one-0123456789", "ListTasks", {})
+    ids = [task["id"] for task in mine["tasks"]]
+    assert second["id"] in ids and first["id"] in ids and other["id"] not in ids
+    assert ids.index(second["id"]) < ids.index(first["id"])  # newest first
+    assert mine["totalSize"] == len(ids)
+    theirs = as_caller("key-two-0123456789", "ListTasks", {"pageSize": 100})
+    assert [task["id"] for task in theirs["tasks"]] == [other["id"]]
+
+
+def test_list_tasks_without_context_is_32004_for_versioned_agents(emulated: str) -> None:
+    """Foundry lists threads, not conversations: a versioned agent's tasks are listed by context."""
+    failure = error(f"{emulated}/a2a/tck:1", "ListTasks", {})
+    assert failure["code"] == -32004 and "contextId" in failure["message"]

@@ -36,7 +36,7 @@ from a2a.types import (
 )
 from google.protobuf.json_format import MessageToDict
 
-from agents_core import runs
+from agents_core import runs, tags
 from agents_core.a2a.wire import (
     CONTENT_TYPE_NOT_SUPPORTED,
     INVALID_PARAMS,
@@ -78,6 +78,8 @@ ARTIFACT_ID = "response"
 POLL_INTERVAL = 0.5
 MESSAGE_ID_KEY = "a2a_message_id"  # Foundry metadata: values up to 512 characters
 OUTPUT_MODES = ("text/plain", "text/*", "text", "*/*")
+LIST_SCAN = 1000  # ListTasks without contextId: the project's newest threads it reads
+LIST_CONTEXTS = 50  # ... and the most of the caller's conversations whose runs it lists
 STAMPS = {  # when a run entered its status (threads API fields; responses have created_at)
     "queued": "created_at",
     "in_progress": "started_at",
@@ -477,48 +479,80 @@ class TaskService:
             yield ref.artifact_event(text, append=False, last=True)
         yield ref.status_event(_status(run))
 
-    async def list(self, request: ListTasksRequest) -> ListTasksResponse:
-        """The tasks of one conversation, newest first (Foundry lists runs per thread only).
-
-        A `contextId` that names no conversation of this agent is an empty
-        page. Every call reads the conversation's runs (one request per 100),
-        so `totalSize` is exact and the page token is an offset into them.
-        """
-        context_id = request.context_id
-        if not context_id:
-            raise RpcError(
-                UNSUPPORTED_OPERATION,
-                "ListTasks needs params.contextId: Foundry lists runs per conversation, and "
-                "this agent cannot tell one caller's conversations from another's",
-            )
-        limit = request.page_size if request.HasField("page_size") else 50
-        offset = _page_offset(request.page_token)
-        response = ListTasksResponse(page_size=limit)
-        if not THREAD_ID.fullmatch(context_id):
-            return response
-        wanted = request.status or None
+    async def _context_tasks(self, context_id: str, wanted: Any) -> list[Task]:
+        """The tasks of one conversation in state `wanted` (all when None); none if it is gone."""
         tasks: list[Task] = []
         cursor: str | None = None
         while True:
             try:
-                runs, cursor = await self.foundry.list_runs(self.project, context_id, 100, cursor)
+                page, cursor = await self.foundry.list_runs(self.project, context_id, 100, cursor)
             except NotFound:
-                return response
-            except AdapterError as exc:
-                if exc.code == "unsupported_operation":
-                    raise RpcError(UNSUPPORTED_OPERATION, exc.message) from None
-                raise
-            for run in runs:
+                return tasks
+            for run in page:
                 task = TaskRef(context_id, run.id).task(_status(run))
                 if wanted is None or task.status.state == wanted:
                     tasks.append(task)
             if not cursor:
+                return tasks
+
+    async def _own_threads(self) -> list[str]:
+        """The newest threads this caller started through the adapter, newest first.
+
+        Foundry lists a project's threads, not one caller's: the adapter tags
+        the threads it creates with the caller (`tags.CREATOR_CALLER`: the
+        gateway key's digest or the signed-in principal, `anonymous` when the
+        gateway is open), so this reads the newest `LIST_SCAN` threads of the
+        project (one request per 100) and keeps the caller's, at most
+        `LIST_CONTEXTS` of them. Older conversations are listed by contextId.
+        """
+        caller = tags.tags()[tags.CREATOR_CALLER]
+        found: list[str] = []
+        cursor: str | None = None
+        scanned = 0
+        while scanned < LIST_SCAN and len(found) < LIST_CONTEXTS:
+            threads, cursor = await self.foundry.list_threads(self.project, 100, cursor)
+            scanned += len(threads)
+            for thread in threads:
+                metadata = thread.get("metadata") or {}
+                if tags.is_tagged(metadata) and metadata.get(tags.CREATOR_CALLER) == caller:
+                    found.append(str(thread["id"]))
+            if not cursor or not threads:
                 break
+        return found[:LIST_CONTEXTS]
+
+    async def list(self, request: ListTasksRequest) -> ListTasksResponse:
+        """The caller's tasks, newest first: of one conversation, or of every one it started.
+
+        With a `contextId`, the runs of that conversation (one request per
+        100); one that names no conversation of this agent is an empty page.
+        Without, the conversations this caller started (see `_own_threads`):
+        classic agents only, as Foundry lists threads but not conversations.
+        Every call reads all the runs it lists, so `totalSize` is exact and
+        the page token is an offset into them.
+        """
+        limit = request.page_size if request.HasField("page_size") else 50
+        offset = _page_offset(request.page_token)
+        response = ListTasksResponse(page_size=limit)
+        if request.context_id and not THREAD_ID.fullmatch(request.context_id):
+            return response
+        wanted = request.status or None
+        tasks: list[Task] = []
+        try:
+            contexts = [request.context_id] if request.context_id else await self._own_threads()
+            for context_id in contexts:
+                tasks.extend(await self._context_tasks(context_id, wanted))
+        except AdapterError as exc:
+            if exc.code == "unsupported_operation":
+                raise RpcError(
+                    UNSUPPORTED_OPERATION, f"ListTasks needs params.contextId: {exc.message}"
+                ) from None
+            raise
         tasks.sort(key=lambda task: task.status.timestamp.seconds, reverse=True)  # stable
         page = tasks[offset : offset + limit]
         if request.include_artifacts:
             for task in page:
-                text = await self.foundry.run_text(self.project, context_id, task.id.split(".")[1])
+                thread_id, run_id = _split_task_id(task.id)
+                text = await self.foundry.run_text(self.project, thread_id, run_id)
                 if text:
                     task.artifacts.append(_artifact(text))
         response.tasks.extend(page)

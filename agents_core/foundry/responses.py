@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from agents_core import tags
-from agents_core.errors import Conflict, InvalidRequest, NotFound
+from agents_core.errors import AdapterError, Conflict, InvalidRequest, NotFound
 from agents_core.foundry.transport import (
     Api,
     Project,
@@ -390,6 +390,16 @@ class ResponsesClient:
         runs = [normalize(response, thread_id) for response in page.get("data") or []]
         cursor = str(page["last_id"]) if page.get("has_more") and page.get("last_id") else None
         return runs, cursor
+
+    async def list_threads(
+        self, project: Project, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Conversations cannot be listed: Foundry has no list route for them."""
+        raise AdapterError(
+            "this agent's conversations cannot be listed (Foundry has no list route for "
+            "them): name one",
+            code="unsupported_operation",
+        )
 
     async def open_file(
         self, project: Project, file_id: str, container_id: str | None = None

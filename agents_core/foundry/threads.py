@@ -251,6 +251,18 @@ class ThreadsClient:
         runs = [thread_run(run) for run in page.get("data") or [] if isinstance(run, dict)]
         return runs, cursor
 
+    async def list_threads(
+        self, project: Project, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """`GET /threads` (contract rule 12), newest first."""
+        params: dict[str, Any] = {"limit": limit, "order": "desc"}
+        if after:
+            params["after"] = after
+        page = await self._json(project, "GET", "/threads", params=params)
+        threads = [thread for thread in page.get("data") or [] if isinstance(thread, dict)]
+        cursor = str(page["last_id"]) if page.get("has_more") and page.get("last_id") else None
+        return threads, cursor
+
     async def open_file(
         self, project: Project, file_id: str, container_id: str | None = None
     ) -> httpx.Response:

@@ -389,6 +389,15 @@ class AgentClient(Protocol):
         """Runs of a thread, newest first, and the cursor of the next page."""
         ...
 
+    async def list_threads(
+        self, project: Project, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The project's threads (`id`, `created_at`, `metadata`), newest first, and the cursor.
+
+        Conversations cannot be listed: versioned agents raise `unsupported_operation`.
+        """
+        ...
+
     def cancel_in_background(self, project: Project, thread_id: str, run_id: str) -> None: ...
 
     async def open_file(
