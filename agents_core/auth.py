@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -224,7 +225,8 @@ class TokenBroker:
 class CallerAuth:
     """Who may call the adapter.
 
-    A caller is let in by a gateway key (plain or `sha256:<hex>`, compared in
+    A caller is let in by a gateway key (plain or `sha256:<hex>`, optionally
+    named `name=...` so that a rotated key stays the same caller; compared in
     constant time against every configured digest) or, when the platform says
     App Service Authentication is on, by the principal it authenticated,
     optionally limited to listed object or client ids. With neither
@@ -234,12 +236,14 @@ class CallerAuth:
     def __init__(self, keys: str, easy_auth: bool = False, principals: str = "") -> None:
         """Raise `ValueError` (naming no value) for a key list that holds something not a key."""
         self._digests: list[bytes] = []
+        self._callers: dict[bytes, str] = {}
         entries = [part.strip() for part in keys.split(",")]
         if keys.strip() and not any(entries):
             raise ValueError("is set but holds no key (only commas or blanks)")
-        for entry in entries:
-            if not entry:
+        for named in entries:
+            if not named:
                 continue
+            name, entry = _key_name(named)
             if entry.lower().startswith("@microsoft.keyvault("):
                 # App Service passes the reference through as text when it cannot resolve it.
                 raise ValueError(
@@ -257,9 +261,10 @@ class CallerAuth:
                     digest = b""
                 if len(digest) != 32:
                     raise ValueError("has a sha256: entry that is not 64 hex digits")
-                self._digests.append(digest)
             else:
-                self._digests.append(hashlib.sha256(entry.encode()).digest())
+                digest = hashlib.sha256(entry.encode()).digest()
+            self._digests.append(digest)
+            self._callers[digest] = f"key:{name}" if name else f"key:{digest.hex()}"
         self._easy_auth = easy_auth
         self._principals = {p.strip().lower() for p in principals.split(",") if p.strip()}
 
@@ -270,6 +275,15 @@ class CallerAuth:
     @property
     def enabled(self) -> bool:
         return self.keys_enabled or self._easy_auth
+
+    @property
+    def single_identity(self) -> bool:
+        """At most one caller can exist: no Easy Auth, and every key carries the same name."""
+        return not self._easy_auth and len(set(self._callers.values())) <= 1
+
+    def key_digests(self) -> list[bytes]:
+        """The configured keys' SHA-256 digests, sorted (a default id-signing key is derived)."""
+        return sorted(set(self._digests))
 
     def scheme(self) -> str:
         """What callers must present, for banners and agent cards."""
@@ -289,10 +303,15 @@ class CallerAuth:
             return keys
         return easy if self._easy_auth else "none (open)"
 
-    def check(self, headers: Mapping[str, str]) -> None:
-        """Raise `Unauthorized` unless the caller presented a valid key or principal."""
+    def check(self, headers: Mapping[str, str]) -> str:
+        """The caller, or `Unauthorized` unless it presented a valid key or principal.
+
+        A caller is `key:<name>` for a named key (`name=<key>`), `key:<sha256 hex>`
+        for an unnamed one, `principal:<object id>` for an Easy Auth principal,
+        and "" when the adapter is open.
+        """
         if not self.enabled:
-            return
+            return ""
         presented = _presented_keys(headers)
         if presented and self.keys_enabled:
             matched: bytes | None = None
@@ -304,11 +323,12 @@ class CallerAuth:
                 matched = digest if hit else matched
             if matched is not None:
                 CALLER.set(caller_id(matched))
-                return
+                return self._callers[matched]
         # Behind Easy Auth, `Authorization` carries the caller's Entra token, not a key.
         if self._easy_auth and self._principal_allowed(headers):
-            CALLER.set(f"principal:{headers.get('x-ms-client-principal-id', '').strip().lower()}")
-            return
+            principal = f"principal:{headers.get('x-ms-client-principal-id', '').strip().lower()}"
+            CALLER.set(principal)
+            return principal
         if presented and self.keys_enabled:
             raise Unauthorized("invalid API key", code="invalid_api_key")
         if self.keys_enabled:
@@ -339,6 +359,20 @@ def caller_id(key_digest: bytes) -> str:
     operator can tell which configured key a caller used.
     """
     return f"key:{key_digest.hex()[:12]}"
+
+
+KEY_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _key_name(entry: str) -> tuple[str | None, str]:
+    """`(name, key)` from `name=<key>` or `name=sha256:<hex>`; `(None, entry)` otherwise.
+
+    A key's own trailing base64 padding (`abc=`, `abc==`) is not a name.
+    """
+    name, sep, key = entry.partition("=")
+    if sep and KEY_NAME.fullmatch(name) and key and not key.startswith("="):
+        return name, key
+    return None, entry
 
 
 def _principal_claims(encoded: str) -> set[str]:

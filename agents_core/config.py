@@ -91,6 +91,12 @@ class Settings(BaseSettings):
             "EASY_AUTH_ALLOWED_PRINCIPALS", "easy_auth_allowed_principals"
         ),
     )
+    id_signing_key: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("ID_SIGNING_KEY", "id_signing_key"),
+        description="Comma-separated keys that sign the ids handed to callers; "
+        "the first signs, every one verifies.",
+    )
     max_body_bytes: int = Field(
         default=29_360_128,
         gt=0,

@@ -11,35 +11,43 @@
   configuration or the platform, never from an untrusted forwarding header.
 - `RequestIds`: a request id on every response of the local server,
   including 404s, 405s and redirects.
+- `while_connected` and `EventStream`: a run lasts only while its caller
+  is there; a caller that goes away (or stops reading a stream past its
+  deadline) gets its run cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
+import logging
 import math
 import re
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents_core.config import Platform, Settings
-from agents_core.errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable
+from agents_core.errors import AdapterError, InvalidRequest, PayloadTooLarge, ServiceUnavailable
 
 __all__ = [
     "BodyBudget",
     "Cors",
+    "EventStream",
     "RequestIds",
     "loopback_host",
     "public_base",
     "read_json",
     "request_id",
+    "while_connected",
 ]
 
 MAX_JSON_DEPTH = 64
@@ -339,3 +347,71 @@ def _relative(location: bytes) -> bytes:
     if match is None:
         return location
     return match.group(1) or b"/"
+
+
+T = TypeVar("T")
+log = logging.getLogger("agents_core.edge")
+STREAM_GRACE = 1.0
+"""Past its deadline a stream has this long to deliver its last frame before it is cut."""
+
+
+async def while_connected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """`work`'s result, unless the caller disconnects first: then `work` is cancelled.
+
+    For blocking answers (chat and Responses without `stream`, A2A blocking
+    sends): cancelling the work leaves its run stream, which cancels the run
+    upstream. Call it once the body is read: the caller's next ASGI message
+    is then `http.disconnect`.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, AdapterError):
+                with anyio.CancelScope(shield=True):
+                    await task
+    if task.cancelled():
+        log.info("caller disconnected; its run was cancelled (%s)", request.url.path)
+        raise AdapterError(
+            "the caller disconnected before the answer", code="client_disconnected", status_code=499
+        )
+    return task.result()
+
+
+async def _disconnect(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class EventStream(StreamingResponse):
+    """`text/event-stream` that ends by its deadline whether or not the caller reads.
+
+    A caller that stops reading blocks the server's `send` once the socket's
+    buffers are full, and a deadline inside the body never gets to run. Past
+    `deadline` (plus `STREAM_GRACE` for the body's own last frame) the body
+    is closed, which cancels its run, and the connection is dropped.
+    """
+
+    def __init__(
+        self, content: AsyncIterator[bytes], deadline: float, headers: Mapping[str, str]
+    ) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=headers)
+        self.deadline = deadline
+
+    async def stream_response(self, send: Send) -> None:
+        with anyio.move_on_after(self.deadline + STREAM_GRACE) as scope:
+            await super().stream_response(send)
+        if scope.cancelled_caught:
+            log.warning(
+                "stream passed its %g s deadline with the caller not reading: "
+                "run cancelled, connection closed",
+                self.deadline,
+            )
+            closing = getattr(self.body_iterator, "aclose", None)
+            if closing is not None:
+                with anyio.CancelScope(shield=True):
+                    await closing()

@@ -24,9 +24,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents_core import telemetry
 from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
-from agents_core.edge import BodyBudget, Cors, RequestIds, loopback_host, public_base, read_json
+from agents_core.edge import (
+    BodyBudget,
+    Cors,
+    EventStream,
+    RequestIds,
+    loopback_host,
+    public_base,
+    read_json,
+    while_connected,
+)
 from agents_core.edge import request_id as scope_request_id
 from agents_core.errors import REQUEST_ID, AdapterError, InvalidRequest, NotFound
+from agents_core.foundry.transport import AgentClient
+from agents_core.ids import IdSigner
 from agents_core.openai import chat, chat_input, responses, responses_input
 from agents_core.openai.models import ModelCatalog, model_entry
 from agents_core.playground import Playground
@@ -87,6 +98,7 @@ class Handlers:
             for line in self._runtime.describe():
                 log.info("agent %s", line)
             log.info("caller authentication: %s", self._runtime.callers.describe())
+            log.info("ids handed to callers: %s", IdSigner.describe(self._runtime.ids))
         return self._runtime
 
     @property
@@ -193,8 +205,13 @@ class Handlers:
 
     async def _authorize(self, request: Request) -> Runtime:
         runtime = self.runtime
-        runtime.callers.check(request.headers)
+        request.state.caller = runtime.callers.check(request.headers)
         return runtime
+
+    @staticmethod
+    def _client(runtime: Runtime, agent: AgentSpec, request: Request) -> AgentClient:
+        """The agent's client, holding the ids of the caller `_authorize` let in."""
+        return runtime.client(agent, request.state.caller)
 
     async def _chat_completions(self, request: Request, request_id: str) -> Response:
         runtime = await self._authorize(request)
@@ -208,24 +225,36 @@ class Handlers:
         )
         project = await runtime.project(agent, request.headers)
         if not body.stream:
-            result = await chat.complete(
-                runtime.client(agent), project, body, plan, settings.completion_deadline
+            result = await while_connected(
+                request,
+                chat.complete(
+                    self._client(runtime, agent, request),
+                    project,
+                    body,
+                    plan,
+                    settings.completion_deadline,
+                ),
             )
             headers = {"x-thread-id": result.body["thread_id"]}
             return JSONResponse(
                 result.body, headers=_omission_headers(headers, result.dropped, plan.adjusted)
             )
         stream = await chat.open_stream(
-            runtime.client(agent), project, body, plan, settings.stream_deadline, request_id
+            self._client(runtime, agent, request),
+            project,
+            body,
+            plan,
+            settings.stream_deadline,
+            request_id,
         )
         headers = {
             "x-thread-id": stream.thread_id,
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
         }
-        return StreamingResponse(
+        return EventStream(
             with_heartbeat(stream.frames(), settings.heartbeat_interval),
-            media_type="text/event-stream",
+            settings.stream_deadline,
             headers=_omission_headers(headers, stream.dropped, plan.adjusted),
         )
 
@@ -240,10 +269,10 @@ class Handlers:
             body, items, agent.agent_id, kind=agent.kind, drop_params=settings.drop_params
         )
         project = await runtime.project(agent, request.headers)
-        client = runtime.client(agent)
+        client = self._client(runtime, agent, request)
         if not body.stream:
-            created = await responses.create(
-                client, project, body, plan, settings.completion_deadline
+            created = await while_connected(
+                request, responses.create(client, project, body, plan, settings.completion_deadline)
             )
             headers = {"x-thread-id": created.thread_id}
             return JSONResponse(
@@ -255,9 +284,9 @@ class Handlers:
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
         }
-        return StreamingResponse(
+        return EventStream(
             with_heartbeat(stream.frames(), settings.heartbeat_interval),
-            media_type="text/event-stream",
+            settings.stream_deadline,
             headers=_omission_headers(headers, stream.dropped, plan.adjusted),
         )
 
@@ -273,14 +302,14 @@ class Handlers:
         """`GET /v1/responses/{id}`: the response read back from its run."""
         runtime, where, agent = await self._response_target(request)
         project = await runtime.project(agent, request.headers)
-        body = await responses.retrieve(runtime.client(agent), project, where)
+        body = await responses.retrieve(self._client(runtime, agent, request), project, where)
         return JSONResponse(body, headers={"x-thread-id": where.thread_id})
 
     async def _responses_cancel(self, request: Request, request_id: str) -> Response:
         """`POST /v1/responses/{id}/cancel`: cancel the response's run."""
         runtime, where, agent = await self._response_target(request)
         project = await runtime.project(agent, request.headers)
-        body = await responses.cancel(runtime.client(agent), project, where)
+        body = await responses.cancel(self._client(runtime, agent, request), project, where)
         return JSONResponse(body, headers={"x-thread-id": where.thread_id})
 
     async def _list_models(self, request: Request, request_id: str) -> Response:
@@ -311,7 +340,8 @@ class Handlers:
             raise InvalidRequest("not a valid container id", param="container_id")
         agent = runtime.agent(model)
         project = await runtime.project(agent, request.headers)
-        upstream = await runtime.client(agent).open_file(project, file_id, container_id)
+        client = self._client(runtime, agent, request)
+        upstream = await client.open_file(project, file_id, container_id)
         headers = {
             name: upstream.headers[name]
             for name in ("content-length", "content-disposition")

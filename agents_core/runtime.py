@@ -25,6 +25,7 @@ from agents_core.errors import NotFound
 from agents_core.foundry.responses import ResponsesClient
 from agents_core.foundry.threads import ThreadsClient
 from agents_core.foundry.transport import AgentClient, Project, Transport
+from agents_core.ids import IdSigner, OwnedClient
 
 __all__ = ["Exposure", "Runtime"]
 
@@ -74,6 +75,7 @@ class Runtime:
     callers: CallerAuth
     transport: Transport
     exposure: Exposure = field(default_factory=Exposure)
+    ids: IdSigner | None = None
 
     @classmethod
     def build(
@@ -94,6 +96,10 @@ class Runtime:
             )
         except ValueError as exc:  # the message names the problem, never the value
             raise ConfigError(f"GATEWAY_API_KEYS {exc}") from None
+        try:
+            ids = IdSigner.configure(settings.id_signing_key.get_secret_value(), callers)
+        except ValueError as exc:
+            raise ConfigError(f"ID_SIGNING_KEY {exc}") from None
         timeout = httpx.Timeout(
             settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
         )
@@ -122,6 +128,7 @@ class Runtime:
             callers=callers,
             transport=transport,
             exposure=Exposure.parse(settings.exposed_agents),
+            ids=ids,
         )
 
     def agent(self, model: str) -> AgentSpec:
@@ -151,9 +158,16 @@ class Runtime:
             if self.exposure.allows(self.registry.agents[alias])
         ]
 
-    def client(self, agent: AgentSpec) -> AgentClient:
-        """The upstream client for the agent's kind (classic threads, or versioned responses)."""
-        return self.clients[agent.kind]
+    def client(self, agent: AgentSpec, caller: str = "") -> AgentClient:
+        """The upstream client for the agent's kind (classic threads, or versioned responses).
+
+        `caller` (from `CallerAuth.check`) owns the ids it hands out and accepts
+        when more than one caller can exist (`agents_core.ids`).
+        """
+        client = self.clients[agent.kind]
+        if self.ids is None:
+            return client
+        return OwnedClient(client, self.ids, caller, agent.alias)
 
     async def project(self, agent: AgentSpec, headers: Mapping[str, str]) -> Project:
         """Endpoint and a fresh-enough token for `agent`."""

@@ -47,6 +47,10 @@ param gatewayApiKeys string
 @description('With App Service Authentication enabled: comma-separated object or client ids it may let in (EASY_AUTH_ALLOWED_PRINCIPALS); empty for any authenticated principal.')
 param easyAuthAllowedPrincipals string = ''
 
+@description('Key that seals the ids handed to callers (ID_SIGNING_KEY, at least 32 characters; "new,old" while rotating), or a Key Vault reference @Microsoft.KeyVault(SecretUri=...) readable by the app identity; empty derives one from the gateway keys.')
+@secure()
+param idSigningKey string = ''
+
 @description('Path of an agents YAML file inside the deployment package (AGENTS_CONFIG), or empty to serve agents of the project endpoint by id.')
 param agentsConfig string = ''
 
@@ -194,6 +198,7 @@ module api 'app/api.bicep' = {
     agentsConfig: agentsConfig
     gatewayApiKeys: gatewayApiKeys
     easyAuthAllowedPrincipals: easyAuthAllowedPrincipals
+    idSigningKey: idSigningKey
     adapterSettingsOverrides: adapterSettingsOverrides
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB

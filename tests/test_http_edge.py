@@ -397,3 +397,20 @@ def test_oversized_headers_get_431_and_a_large_body_still_passes() -> None:
             timeout=60,
         )
         assert reply.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/v1/chat/completions/", 307),
+        ("GET", "/playground/", 307),
+        ("GET", "/v1/nothing", 404),
+        ("DELETE", "/v1/chat/completions", 405),
+    ],
+)
+def test_redirects_and_route_errors_carry_a_request_id(
+    emulated: str, method: str, path: str, status: int
+) -> None:
+    response = httpx.request(method, f"{emulated}{path}", json={} if method == "POST" else None)
+    assert response.status_code == status
+    assert response.headers["x-request-id"].startswith("req_")

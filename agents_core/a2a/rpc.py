@@ -19,7 +19,7 @@ from typing import Any
 
 from a2a.types import SendMessageRequest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from agents_core.a2a import tasks
 from agents_core.a2a.wire import (
@@ -36,6 +36,7 @@ from agents_core.a2a.wire import (
     wire_version,
 )
 from agents_core.config import AgentSpec
+from agents_core.edge import EventStream, while_connected
 from agents_core.errors import AdapterError, InvalidRequest
 from agents_core.runtime import Runtime
 from agents_core.sse import encode_json, with_heartbeat
@@ -71,7 +72,7 @@ async def serve(
         call_id = _call_id(payload)
         version = wire_version(payload, header)
         try:
-            runtime.callers.check(request.headers)
+            caller = runtime.callers.check(request.headers)
         except AdapterError as exc:
             error = RpcError(INVALID_REQUEST, exc.message, {"httpStatus": 401})
             response = JSONResponse(error.body(call_id, version), status_code=401)
@@ -81,7 +82,7 @@ async def serve(
         call = parse_call(payload)
         spec = agent()
         service = tasks.TaskService(
-            runtime.client(spec),
+            runtime.client(spec, caller),
             await runtime.project(spec, request.headers),
             spec.agent_id,
             spec.alias,
@@ -91,7 +92,7 @@ async def serve(
         )
         streams = call.version == "0.3" and call.operation in ("stream", "subscribe")
         try:
-            return await _dispatch(service, call, runtime)
+            return await while_connected(request, _dispatch(service, call, runtime))
         except AdapterError as exc:
             raise rpc_error(exc, call.operation) from None
     except AdapterError as exc:
@@ -160,9 +161,9 @@ async def _dispatch(service: tasks.TaskService, call: Call, runtime: Runtime) ->
         finally:
             await events.aclose()
 
-    return StreamingResponse(
+    return EventStream(
         with_heartbeat(frames(), runtime.settings.heartbeat_interval),
-        media_type="text/event-stream",
+        runtime.settings.stream_deadline,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 

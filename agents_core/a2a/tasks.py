@@ -76,6 +76,8 @@ STATES = {
 }
 ARTIFACT_ID = "response"
 POLL_INTERVAL = 0.5
+MAX_POLL_INTERVAL = 4.0  # resubscribe polling backs off from POLL_INTERVAL up to this
+MAX_POLLS = 200  # upstream reads one resubscribe request may make
 MESSAGE_ID_KEY = "a2a_message_id"  # Foundry metadata: values up to 512 characters
 OUTPUT_MODES = ("text/plain", "text/*", "text", "*/*")
 LIST_SCAN = 1000  # ListTasks without contextId: the project's newest threads it reads
@@ -449,7 +451,13 @@ class TaskService:
         return await self._task(run, "")
 
     async def subscribe(self, value: str) -> AsyncGenerator[StreamResponse, None]:
-        """Follow a task by polling its run: Foundry cannot re-attach to a run's stream."""
+        """Follow a task by polling its run: Foundry cannot re-attach to a run's stream.
+
+        Polls back off from `POLL_INTERVAL` to `MAX_POLL_INTERVAL` while the
+        task does not change; one request reads at most `MAX_POLLS` times and
+        no longer than the stream deadline, then ends for the caller to
+        resubscribe.
+        """
         thread_id, run_id = _split_task_id(value)
         run = await self._run(thread_id, run_id)
         if run.terminal:
@@ -465,10 +473,14 @@ class TaskService:
         yield StreamResponse(task=ref.task(_status(run)))
         deadline = time.monotonic() + self.deadline
         last = run.status
-        while not run.terminal and time.monotonic() < deadline:
-            await asyncio.sleep(POLL_INTERVAL)
+        wait, polls = POLL_INTERVAL, 0
+        while not run.terminal and time.monotonic() < deadline and polls < MAX_POLLS:
+            await asyncio.sleep(wait)
             run = await self._run(ref.thread_id, ref.run_id)
+            polls += 1
+            wait = min(wait * 1.5, MAX_POLL_INTERVAL)  # a task that changes is polled anew
             if run.status != last:
+                wait = POLL_INTERVAL
                 last = run.status
                 if last not in TERMINAL:
                     yield ref.status_event(_status(run))

@@ -244,6 +244,25 @@ def _classify(
     return UpstreamError(f"Foundry failed ({status}): {message}", code=failure.code)
 
 
+SEGMENT = re.compile(r"[A-Za-z0-9_.:~-]+")
+
+
+def _check_path(path: str) -> None:
+    """Refuse a path that could leave the route it names: every segment one plain token.
+
+    Ids are checked against their grammar where they enter; this is the last
+    line: no `..`, `.`, empty segment, `%`, `?`, `#`, backslash, blank or
+    control character ever reaches the upstream URL.
+    """
+    segments = path.split("/")
+    if (
+        segments[0]
+        or len(segments) < 2
+        or any(not SEGMENT.fullmatch(part) or part in (".", "..") for part in segments[1:])
+    ):
+        raise InvalidRequest("the request names an id that is not valid", code="invalid_request")
+
+
 class Transport:
     """Requests to Foundry projects over the one shared `httpx.AsyncClient`."""
 
@@ -279,6 +298,7 @@ class Transport:
         exists); `openai`: `/openai/v1/...`, which takes none (contract,
         "Versioned agents").
         """
+        _check_path(path)
         version = self._versions[api]
         query = {"api-version": version} if version else {}
         headers = {"Authorization": f"Bearer {project.token}", "Accept": "application/json"}

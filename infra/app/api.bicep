@@ -44,6 +44,10 @@ param gatewayApiKeys string
 @description('Comma-separated object or client ids let in by App Service Authentication when it is enabled; empty lets in every principal it authenticates.')
 param easyAuthAllowedPrincipals string = ''
 
+@description('Key that seals the ids handed to callers (ID_SIGNING_KEY; at least 32 characters, new key first and previous ones after it while rotating), or a Key Vault reference @Microsoft.KeyVault(SecretUri=...); empty derives one from the gateway keys.')
+@secure()
+param idSigningKey string = ''
+
 @description('Agents the gateway serves: ids, names or globs, comma-separated; empty serves the configured ones and every agent of the project.')
 param exposedAgents string = ''
 
@@ -88,6 +92,7 @@ var adapterSettings = {
   AZURE_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   GATEWAY_API_KEYS: gatewayApiKeys
   EASY_AUTH_ALLOWED_PRINCIPALS: easyAuthAllowedPrincipals
+  ID_SIGNING_KEY: idSigningKey
   MAX_BODY_BYTES: '29360128'
   MAX_MESSAGES: '256'
   MAX_BUFFERED_BYTES: '134217728'

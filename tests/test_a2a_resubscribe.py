@@ -1,0 +1,67 @@
+"""`tasks/resubscribe` polls its run with a back-off, a bounded number of times per request."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx
+import pytest
+
+from agents_core.a2a import tasks
+
+SlowRuns = Callable[[float], AbstractContextManager[None]]
+
+
+def run_reads(emulator: str) -> int:
+    base = emulator.split("/api/projects/")[0]
+    counts = httpx.get(f"{base}/_emulator/requests").json()["counts"]
+    return int(counts.get("GET /threads/{thread_id}/runs/{run_id}", 0))
+
+
+def start_task(base: str) -> str:
+    message = {
+        "kind": "message",
+        "messageId": uuid.uuid4().hex,
+        "role": "user",
+        "parts": [{"kind": "text", "text": "hi"}],
+    }
+    params = {"message": message, "configuration": {"blocking": False}}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": params}
+    answer = httpx.post(f"{base}/a2a/echo", json=body, timeout=30).json()
+    return str(answer["result"]["id"])
+
+
+def resubscribe(base: str, task_id: str) -> list[dict[str, Any]]:
+    body = {"jsonrpc": "2.0", "id": 2, "method": "tasks/resubscribe", "params": {"id": task_id}}
+    events = []
+    with httpx.stream("POST", f"{base}/a2a/echo", json=body, timeout=30) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+    return events
+
+
+def test_resubscribe_polling_backs_off(emulated: str, emulator: str, slow_runs: SlowRuns) -> None:
+    with slow_runs(6000):
+        task_id = start_task(emulated)
+        before = run_reads(emulator)
+        events = resubscribe(emulated, task_id)
+    assert events[-1]["result"]["status"]["state"] == "completed"
+    # Every 0.5 s would be about 12 reads over the run; backing off reads about half as often.
+    assert run_reads(emulator) - before <= 7
+
+
+def test_resubscribe_reads_a_bounded_number_of_times(
+    emulated: str, emulator: str, slow_runs: SlowRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tasks, "MAX_POLLS", 2)
+    with slow_runs(5000):
+        task_id = start_task(emulated)
+        before = run_reads(emulator)
+        events = resubscribe(emulated, task_id)  # ends with the task still open
+        assert run_reads(emulator) - before == 3  # the first read, then MAX_POLLS polls
+    assert events and events[-1]["result"].get("status", {}).get("state") != "completed"
