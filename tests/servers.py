@@ -15,6 +15,8 @@ from typing import Any
 
 import uvicorn
 
+KEEP_ALIVE_SECONDS = 240
+
 
 @contextmanager
 def serve(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
@@ -24,7 +26,15 @@ def serve(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    # Idle connections kept as long as Azure's front ends keep them (about 4 minutes), so
+    # clients that pool connections behave as they do against the real service.
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

@@ -39,5 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     for prompt_agent in demo_prompt_agents():
         latest = prompt_agent.latest
         print(f"  versioned agent {latest.id}: {latest.description}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # Idle connections are kept about as long as Azure's front ends keep them (4 minutes).
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_keep_alive=240)
     return 0

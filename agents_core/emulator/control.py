@@ -131,6 +131,9 @@ class Control:
                 "authorization": request.headers.get("authorization"),
                 "traceparent": request.headers.get("traceparent"),
                 "tracestate": request.headers.get("tracestate"),
+                "client": f"{request.client.host}:{request.client.port}"
+                if request.client
+                else None,
             }
         )
 
