@@ -173,6 +173,10 @@ def decode_json(text: str) -> Any:
             f"the request body is not valid JSON: nested deeper than {MAX_JSON_DEPTH} levels"
         ) from None
     except ValueError as exc:
+        if "int_max_str_digits" in str(exc) or "integer string conversion" in str(exc):
+            raise InvalidRequest(
+                "the request body holds an integer with too many digits (4,300 at most)"
+            ) from None
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
     surrogates = SURROGATE_ESCAPE.search(text) is not None

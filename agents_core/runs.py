@@ -56,6 +56,7 @@ from agents_core.foundry.types import (
 
 __all__ = [
     "MAX_CALLER_CALL_ID",
+    "MAX_INT32",
     "MIN_OUTPUT_TOKENS",
     "TERMINAL",
     "THREAD_ID",
@@ -95,6 +96,8 @@ THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 """Thread, run, conversation, response and call ids as the upstream issues them."""
 AgentKind = Literal["classic", "versioned"]
 MIN_OUTPUT_TOKENS: dict[AgentKind, int] = {"classic": 256, "versioned": 16}
+MAX_INT32 = 2**31 - 1
+"""The service's integer fields (token limits) are 32-bit: larger values are a local 400."""
 """Contract rules 3 and 17: `max_completion_tokens` ≥ 256, `max_output_tokens` ≥ 16."""
 MAX_CALLER_CALL_ID = 40
 """OpenAI's limit on tool-call ids that a client may replay to an OpenAI model."""

@@ -255,3 +255,45 @@ def test_an_earlier_reply_sent_back_as_is_is_accepted(
         },
     )
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "words"),
+    [
+        ({"max_tokens": 10**30}, "max_tokens", "less than or equal"),
+        ({"max_completion_tokens": 2**31}, "max_completion_tokens", "less than or equal"),
+        (
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "r", "schema": "x"},
+                }
+            },
+            "response_format.json_schema",
+            "JSON Schema object",
+        ),
+    ],
+)
+def test_values_the_service_would_refuse_are_400s_here(
+    httpserver: HTTPServer, base_url: str, body: dict[str, Any], param: str, words: str
+) -> None:
+    response = post(base_url, {"model": MODEL, "messages": USER, **body})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert words in response.json()["error"]["message"]
+    assert httpserver.log == []
+
+
+def test_an_integer_with_thousands_of_digits_is_a_plain_400(
+    httpserver: HTTPServer, start_adapter: Any
+) -> None:
+    base = start_adapter(project_endpoint=httpserver.url_for(ENDPOINT_PATH))
+    raw = '{"model": "m", "messages": [], "max_tokens": ' + "9" * 5000 + "}"
+    response = httpx.post(
+        f"{base}/v1/chat/completions",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "too many digits" in message and "sys." not in message

@@ -399,3 +399,25 @@ def test_models_lists_versioned_agents(base_url: str) -> None:
     listing = httpx.get(f"{base_url}/v1/models").json()
     assert [m["id"] for m in listing["data"]] == ["planner"]
     assert json.loads(httpx.get(f"{base_url}/v1/models/planner").text)["id"] == "planner"
+
+
+def test_upstream_messages_cannot_forge_log_lines(
+    httpserver: HTTPServer, base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Foundry quotes caller input in its errors; the log line escapes what would split it."""
+    httpserver.expect_request(RESPONSES).respond_with_json(
+        {
+            "error": {
+                "code": "not_found",
+                "message": "Conversation 'x\r\nturn caller=forged' not found",
+            }
+        },
+        status=404,
+    )
+    with caplog.at_level("WARNING", logger="agents_core.foundry"):
+        httpx.post(
+            f"{base_url}/v1/chat/completions",
+            json={"model": "planner", "thread_id": "conv_x", "messages": USER},
+        )
+    [line] = [r.getMessage() for r in caplog.records if "Foundry answered" in r.getMessage()]
+    assert "\n" not in line and "\r" not in line and "\\r\\nturn caller=forged" in line

@@ -36,6 +36,7 @@ from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundErr
 from azure.core.pipeline.policies import RetryPolicy
 
 from agents_core.emulator import DEMO_AGENTS
+from agents_core.emulator.control import fingerprint
 
 from strict_emulator import (  # noqa: F401 - fixtures
     RUN_MS,
@@ -593,7 +594,7 @@ def test_control_api_counts_and_logs(api: httpx.Client, controls: httpx.Client) 
     assert entry["path"] == f"/api/projects/demo/threads/{thread_id}/runs"
     assert entry["query"] == {"api-version": "v1"}
     assert entry["body"] == {"assistant_id": "asst_echo", "metadata": {"k": "v"}}
-    assert entry["authorization"] == f"Bearer {TOKEN}"
+    assert entry["authorization"] == fingerprint(f"Bearer {TOKEN}")
     assert seen["log"][3]["authorization"] is None
     control(controls, "reset", {})
     assert control(controls, "requests") == {"counts": {}, "log": []}

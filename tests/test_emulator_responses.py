@@ -30,6 +30,7 @@ from openai.types.responses import (
 )
 
 from agents_core.emulator import DEMO_PROMPT_AGENTS
+from agents_core.emulator.control import fingerprint
 
 from strict_emulator import (  # noqa: F401 - fixtures
     RUN_MS,
@@ -134,7 +135,7 @@ def test_openai_client_calls_the_project_without_api_version(
     entry = control(controls, "requests")["log"][0]
     assert entry["route"] == "POST /openai/v1/conversations"
     assert entry["path"] == "/api/projects/demo/openai/v1/conversations"
-    assert entry["query"] == {} and entry["authorization"] == f"Bearer {TOKEN}"
+    assert entry["query"] == {} and entry["authorization"] == fingerprint(f"Bearer {TOKEN}")
     assert oai.conversations.delete(conversation.id).deleted
     with pytest.raises(openai.NotFoundError):
         oai.conversations.retrieve(conversation.id)

@@ -17,6 +17,7 @@ stream faults apply to those routes only.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -109,6 +110,14 @@ class Fault:
         return ApiError(500, "server_error", message, type="server_error")
 
 
+def fingerprint(authorization: str | None) -> str | None:
+    """`Bearer sha256:<16 hex>`: which credential came, never the credential itself."""
+    if not authorization:
+        return None
+    scheme, _, secret = authorization.partition(" ")
+    return f"{scheme} sha256:{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
+
+
 class Control:
     """Counters, the request log and the fault queue of one emulator instance."""
 
@@ -128,7 +137,7 @@ class Control:
                 "path": request.url.path,
                 "query": dict(request.query_params),
                 "body": body,
-                "authorization": request.headers.get("authorization"),
+                "authorization": fingerprint(request.headers.get("authorization")),
                 "traceparent": request.headers.get("traceparent"),
                 "tracestate": request.headers.get("tracestate"),
                 "client": f"{request.client.host}:{request.client.port}"

@@ -178,6 +178,18 @@ class UpstreamFailure:
         return cls(code, message, param)
 
 
+def printable(text: str) -> str:
+    """`text` fit for one log line: control and bidirectional characters escaped.
+
+    Upstream messages quote caller input ("Conversation with id '…' not found"),
+    so a CR/LF in an id could otherwise forge log lines.
+    """
+    return "".join(
+        char if char.isprintable() and not 0x202A <= ord(char) <= 0x202E else repr(char)[1:-1]
+        for char in text
+    )
+
+
 def upstream_error(response: httpx.Response, body: bytes, project: Project) -> AdapterError:
     """Translate a non-2xx upstream response into the error the caller gets.
 
@@ -195,7 +207,7 @@ def upstream_error(response: httpx.Response, body: bytes, project: Project) -> A
         REQUEST_ID.get(),
         request_id or "-",
         project.agent or "-",
-        message[:300],
+        printable(message[:300]),
     )
     error = _classify(status, message, failure, response, project)
     error.upstream_request_id = request_id

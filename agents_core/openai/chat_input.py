@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents_core.errors import InvalidRequest
 from agents_core.runs import (
+    MAX_INT32,
     MIN_OUTPUT_TOKENS,
     THREAD_ID,
     AgentKind,
@@ -175,8 +176,8 @@ class ChatRequest(BaseModel):
     citation_markers: Literal["keep", "strip"] = "keep"
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
     response_format: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
     user: str | None = None
@@ -405,9 +406,15 @@ def _sampling(request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit:
         body["response_format"] = {"type": format_["type"]}
         return
     schema = format_.get("json_schema")
-    if not isinstance(schema, dict) or not isinstance(schema.get("name"), str):
+    if (
+        not isinstance(schema, dict)
+        or not isinstance(schema.get("name"), str)
+        or not isinstance(schema.get("schema", {}), dict)
+        or not isinstance(schema.get("description", ""), str)
+    ):
         raise InvalidRequest(
-            "invalid 'response_format.json_schema': it needs a 'name' and a 'schema'",
+            "invalid 'response_format.json_schema': it needs a 'name' (string) and a "
+            "'schema' (a JSON Schema object)",
             param="response_format.json_schema",
         )
     definition = {key: schema[key] for key in ("name", "description", "schema") if key in schema}

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents_core.errors import InvalidRequest, NotFound
 from agents_core.runs import (
+    MAX_INT32,
     MIN_OUTPUT_TOKENS,
     THREAD_ID,
     AgentKind,
@@ -199,7 +200,7 @@ class ResponsesRequest(BaseModel):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
-    max_output_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_output_tokens: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
     store: bool | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
