@@ -46,13 +46,13 @@ def resubscribe(base: str, task_id: str) -> list[dict[str, Any]]:
 
 
 def test_resubscribe_polling_backs_off(emulated: str, emulator: str, slow_runs: SlowRuns) -> None:
-    with slow_runs(6000):
+    with slow_runs(8000):
         task_id = start_task(emulated)
         before = run_reads(emulator)
         events = resubscribe(emulated, task_id)
     assert events[-1]["result"]["status"]["state"] == "completed"
-    # Every 0.5 s would be about 12 reads over the run; backing off reads about half as often.
-    assert run_reads(emulator) - before <= 7
+    # Every 0.5 s would be about 16 reads over the run; backing off reads about half as often.
+    assert run_reads(emulator) - before <= 10, run_reads(emulator) - before
 
 
 def test_resubscribe_reads_a_bounded_number_of_times(
