@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime
 INSTALLED := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed
@@ -11,10 +12,15 @@ ARGS ?=
 
 .PHONY: install run emulator test lint typecheck unit clients bench tck clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+# What the server needs (make run), then the test and lint tools on top (make test).
+$(RUNTIME): requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(INSTALLED): $(RUNTIME) requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -26,10 +32,10 @@ $(CHECKOV): requirements-checkov.txt
 
 install: $(INSTALLED) $(CHECKOV)
 
-run: $(INSTALLED)
+run: $(RUNTIME)
 	$(BIN)/python -m agents_core serve --host $(HOST) --port $(PORT) $(ARGS)
 
-emulator: $(INSTALLED)
+emulator: $(RUNTIME)
 	$(BIN)/python -m agents_core emulator --host $(HOST) --port 8080
 
 lint: $(INSTALLED)
@@ -40,7 +46,7 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
 unit: $(INSTALLED) $(CHECKOV)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 test: lint typecheck unit
 

@@ -341,6 +341,8 @@ def _banner(args: argparse.Namespace, runtime: Runtime, use_emulator: bool) -> N
     lines = [
         f"Foundry agents adapter on {base} -> {upstream}",
         f"OpenAI base URL: {base}/v1",
+        f"Playground: {base}/"
+        + ("" if runtime.settings.playground else " (turned off: PLAYGROUND=false)"),
         "Agents (model names):",
         *(f"  {line}" for line in runtime.describe()),
         f"Caller authentication: {runtime.callers.describe()}"
@@ -348,8 +350,8 @@ def _banner(args: argparse.Namespace, runtime: Runtime, use_emulator: bool) -> N
     ]
     aliases = runtime.registry.aliases()
     model = aliases[0] if aliases else f"{MODEL_PREFIX}<AGENT_ID>"
-    auth = ' -H "Authorization: Bearer $GATEWAY_API_KEY"' if runtime.callers.keys_enabled else ""
-    lines.append("Try:")
+    auth = ' -H "Authorization: Bearer $GATEWAY_KEY"' if runtime.callers.keys_enabled else ""
+    lines.append("Try:" + (" (export GATEWAY_KEY=<one of your keys> first)" if auth else ""))
     lines.append(
         f"  curl {base}/v1/chat/completions -H 'Content-Type: application/json'{auth} "
         f"""-d '{{"model": "{model}", "messages": [{{"role": "user", "content": """

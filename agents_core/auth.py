@@ -98,9 +98,10 @@ class CredentialToken:
                 reason = " ".join(str(exc).split())[:1200]
                 error = UpstreamAuthError(
                     f"could not get a token for {SCOPE} with {self.description}: {reason} "
-                    "Fix: give the app a managed identity (or set AZURE_TENANT_ID, "
+                    "Fix: in Azure, give the app a managed identity (or set AZURE_TENANT_ID, "
                     "AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) and assign it the 'Azure AI User' "
-                    "role on the Foundry project.",
+                    "role on the Foundry project; on your machine, install the Azure CLI and "
+                    "run `az login` as a user with that role.",
                     code="upstream_credential_unavailable",
                 )
                 self._failure = (time.monotonic() + FAILURE_BACKOFF, error)

@@ -236,9 +236,14 @@ class Omissions:
         if self.drop and not self.strict:
             self.dropped.append(param)
             return
+        remedy = (
+            "strict_params is set, which refuses what cannot be honoured"
+            if self.strict
+            else 'or send "drop_params": true to have it dropped'
+        )
         raise InvalidRequest(
-            f"unsupported value for '{param}': {reason}; send its default, leave it out, "
-            'or send "drop_params": true to have it dropped',
+            f"unsupported value for '{param}': {reason}; send its default or leave it out "
+            f"({remedy})",
             param=param,
         )
 

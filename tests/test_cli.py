@@ -70,7 +70,7 @@ def test_serve_with_no_azure_settings_answers_from_the_emulator() -> None:
         models = httpx.get(f"{base}/v1/models").json()
         assert {"echo", "tools", "instructions", "echo:1"} <= {m["id"] for m in models["data"]}
     banner = process.output  # type: ignore[attr-defined]
-    assert "LOCAL FOUNDRY EMULATOR" in banner
+    assert "LOCAL FOUNDRY EMULATOR" in banner and "Playground: http://127.0.0.1:" in banner
     assert "curl http://127.0.0.1:" in banner and '"model": "echo"' in banner
 
 
@@ -90,7 +90,7 @@ def test_emulator_alone_serves_the_project_api() -> None:
 
 def test_make_run_passes_args_through() -> None:
     dry = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "run", "ARGS=--emulator --allow-open"],
+        ["make", "-n", "-o", ".venv/.runtime", "run", "ARGS=--emulator --allow-open"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -244,8 +244,9 @@ def _classify(
         # Contract rule 8 / 22: one active run per thread, one response per conversation.
         # The other run's id is the other caller's business: it is not repeated.
         return Conflict(
-            "another request is still running on this thread or conversation; retry when it "
-            "has finished",
+            "this thread or conversation has an active run: another request's run is still "
+            "going, or a run waits for tool results (answer its tool_calls, or continue on a "
+            "new thread); retry when it has finished",
             code="thread_busy",
             retry_after=1,
         )
