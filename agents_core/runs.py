@@ -64,7 +64,9 @@ __all__ = [
     "AgentInfo",
     "AgentKind",
     "Annotation",
+    "FunctionSpec",
     "Omissions",
+    "OutputFormat",
     "Project",
     "RequiredAction",
     "Run",
@@ -78,8 +80,10 @@ __all__ = [
     "TextDelta",
     "ToolAnswer",
     "ToolCall",
+    "TurnOptions",
     "Usage",
     "agent_kind",
+    "apply_options",
     "cancel",
     "check_image",
     "deadline",
@@ -265,6 +269,138 @@ class Omissions:
             )
         self.adjusted.append(f"{param}={minimum}")
         return minimum
+
+    def plan(self, thread_id: str | None, body: dict[str, Any]) -> RunPlan:
+        """A new run on `thread_id` (a new thread when None), with what was left out."""
+        return RunPlan(
+            thread_id,
+            body,
+            None,
+            tuple(self.dropped),
+            tuple(self.adjusted),
+            named_thread=thread_id is not None,
+        )
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A caller-declared function, whatever front door it came through."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """Structured output asked for: `json_object`, or `json_schema` with its definition.
+
+    `param` is the caller's name for it (`response_format`, `text.format`),
+    used in reports and errors; `schema` holds `name`, `description`,
+    `schema` and `strict` as the caller sent them.
+    """
+
+    param: str
+    type: Literal["json_object", "json_schema"]
+    schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What a turn asks of the run beyond its messages, in neutral terms.
+
+    `tool_choice` is `none`, `auto`, `required` or `{"type": "function",
+    "function": {"name"}}`; `limit` is the caller's parameter name and value.
+    """
+
+    tools: list[FunctionSpec] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    output_format: OutputFormat | None = None
+    limit: tuple[str, int] | None = None
+    parallel_tool_calls: bool | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+
+
+def apply_options(
+    body: dict[str, Any], options: TurnOptions, kind: AgentKind, omit: Omissions
+) -> None:
+    """Put `options` into a classic run body, within the published contract.
+
+    Function tools carry `name`, `description`, `parameters` only (rule 4);
+    `required` is not a classic tool choice (rule 5); a versioned agent owns
+    its sampling settings and output format (rule 14); token limits have the
+    service's minimum (rules 3, 17). Raises `InvalidRequest` naming the parameter.
+    """
+    functions = [_function(tool, omit) for tool in options.tools or []]
+    if functions:
+        body["tools"] = functions
+    if options.tool_choice == "required" and kind == "classic":
+        omit.unsupported(
+            "tool_choice",
+            "classic agents accept 'none', 'auto' or a named function, not 'required'",
+        )
+    elif options.tool_choice is not None:
+        body["tool_choice"] = options.tool_choice
+    _sampling(body, options, kind, omit)
+    if options.limit is not None:
+        param, value = options.limit
+        body["max_completion_tokens"] = omit.raised(param, value, MIN_OUTPUT_TOKENS[kind])
+    if options.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = options.parallel_tool_calls
+    metadata = dict(options.metadata or {})
+    if options.user:
+        metadata.setdefault("user", options.user[:512])
+    if metadata:
+        body["metadata"] = metadata
+
+
+def _function(tool: FunctionSpec, omit: Omissions) -> dict[str, Any]:
+    definition: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        definition["description"] = tool.description
+    definition["parameters"] = tool.parameters or {"type": "object", "properties": {}}
+    if tool.strict:
+        omit.not_forwarded(f"tools.{tool.name}.strict", "agent function tools have no strict mode")
+    return {"type": "function", "function": definition}
+
+
+def _sampling(body: dict[str, Any], options: TurnOptions, kind: AgentKind, omit: Omissions) -> None:
+    format_ = options.output_format
+    if kind == "versioned":
+        for name in ("temperature", "top_p"):
+            if getattr(options, name) is not None:
+                omit.not_forwarded(name, "a versioned agent owns its sampling settings")
+        if format_ is not None:
+            omit.not_forwarded(format_.param, "a versioned agent owns its output format")
+        return
+    for name in ("temperature", "top_p"):
+        if getattr(options, name) is not None:
+            body[name] = getattr(options, name)
+    if format_ is None:
+        return
+    if format_.type == "json_object":
+        body["response_format"] = {"type": "json_object"}
+        return
+    schema = format_.schema or {}
+    if (
+        not isinstance(schema.get("name"), str)
+        or not isinstance(schema.get("schema", {}), dict)
+        or not isinstance(schema.get("description", ""), str)
+    ):
+        raise InvalidRequest(
+            f"invalid '{format_.param}': a json_schema format needs a 'name' (string) and a "
+            "'schema' (a JSON Schema object)",
+            param=format_.param,
+        )
+    definition = {key: schema[key] for key in ("name", "description", "schema") if key in schema}
+    definition.setdefault("schema", {"type": "object"})
+    if schema.get("strict"):
+        omit.not_forwarded(f"{format_.param}.strict", "agent runs have no strict schema mode")
+    body["response_format"] = {"type": "json_schema", "json_schema": definition}
 
 
 async def start(client: AgentClient, project: Project, plan: RunPlan) -> RunStream:

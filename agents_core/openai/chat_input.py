@@ -32,13 +32,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agents_core.errors import InvalidRequest
 from agents_core.runs import (
     MAX_INT32,
-    MIN_OUTPUT_TOKENS,
     THREAD_ID,
     AgentKind,
+    FunctionSpec,
     Omissions,
+    OutputFormat,
     RunPlan,
     ToolAnswer,
+    TurnOptions,
     agent_kind,
+    apply_options,
     check_image,
     decode_call_id,
 )
@@ -321,28 +324,39 @@ def plan_run(
         body["additional_messages"] = messages
     else:
         body["thread"] = {"messages": messages}
-    if request.tools is not None:
-        body["tools"] = [_function_tool(tool.function, omit) for tool in request.tools]
-    _tool_choice(request, kind, body, omit)
-    _sampling(request, kind, body, omit)
+    apply_options(body, _options(request), kind, omit)
+    return omit.plan(thread_id, body)
+
+
+def _options(request: ChatRequest) -> TurnOptions:
+    """The chat request's tools, sampling, format, limit and metadata in neutral terms."""
+    format_ = request.response_format
+    output = None
+    if format_ is not None and format_["type"] != "text":
+        schema = format_.get("json_schema") if format_["type"] == "json_schema" else None
+        if format_["type"] == "json_schema" and not isinstance(schema, dict):
+            raise InvalidRequest(
+                "invalid 'response_format.json_schema': a json_schema format needs a 'name' "
+                "(string) and a 'schema' (a JSON Schema object)",
+                param="response_format.json_schema",
+            )
+        param = "response_format.json_schema" if schema is not None else "response_format"
+        output = OutputFormat(param, format_["type"], schema)
     limit_param = "max_completion_tokens" if request.max_completion_tokens else "max_tokens"
     limit = request.max_completion_tokens or request.max_tokens
-    if limit is not None:
-        body["max_completion_tokens"] = omit.raised(limit_param, limit, MIN_OUTPUT_TOKENS[kind])
-    if request.parallel_tool_calls is not None:
-        body["parallel_tool_calls"] = request.parallel_tool_calls
-    metadata = dict(request.metadata or {})
-    if request.user:
-        metadata.setdefault("user", request.user[:512])
-    if metadata:
-        body["metadata"] = metadata
-    return RunPlan(
-        thread_id,
-        body,
-        None,
-        tuple(omit.dropped),
-        tuple(omit.adjusted),
-        named_thread=thread_id is not None,
+    return TurnOptions(
+        tools=[
+            FunctionSpec(f.name, f.description, f.parameters, f.strict)
+            for f in (tool.function for tool in request.tools or [])
+        ],
+        tool_choice=request.tool_choice,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        output_format=output,
+        limit=(limit_param, limit) if limit is not None else None,
+        parallel_tool_calls=request.parallel_tool_calls,
+        metadata=request.metadata,
+        user=request.user,
     )
 
 
@@ -355,75 +369,6 @@ def _check_neutral(request: ChatRequest, omit: Omissions) -> None:
             omit.unsupported(name, "Foundry agent runs cannot honour it")
         elif name in REPORTED_NEUTRAL:
             omit.dropped.append(name)
-
-
-def _function_tool(function: FunctionTool, omit: Omissions) -> dict[str, Any]:
-    """A classic function definition: `name`, `description`, `parameters` only (rule 4)."""
-    definition: dict[str, Any] = {"name": function.name}
-    if function.description is not None:
-        definition["description"] = function.description
-    definition["parameters"] = function.parameters or {"type": "object", "properties": {}}
-    if function.strict:
-        omit.not_forwarded(
-            f"tools.{function.name}.strict", "agent function tools have no strict mode"
-        )
-    return {"type": "function", "function": definition}
-
-
-def _tool_choice(
-    request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: Omissions
-) -> None:
-    """`none`, `auto` or a named function (rule 5); `required` only where the service has it."""
-    choice = request.tool_choice
-    if choice is None:
-        return
-    if choice == "required" and kind == "classic":
-        omit.unsupported(
-            "tool_choice",
-            "classic agents accept 'none', 'auto' or a named function, not 'required'",
-        )
-        return
-    body["tool_choice"] = choice
-
-
-def _sampling(request: ChatRequest, kind: AgentKind, body: dict[str, Any], omit: Omissions) -> None:
-    """`temperature`, `top_p`, `response_format`: run settings, or the versioned agent's own."""
-    format_ = request.response_format
-    if kind == "versioned":
-        # Contract rule 14: the service refuses these next to an agent_reference.
-        for name in ("temperature", "top_p"):
-            if getattr(request, name) is not None:
-                omit.not_forwarded(name, "a versioned agent owns its sampling settings")
-        if format_ is not None and format_.get("type") != "text":
-            omit.not_forwarded("response_format", "a versioned agent owns its output format")
-        return
-    for name in ("temperature", "top_p"):
-        if getattr(request, name) is not None:
-            body[name] = getattr(request, name)
-    if format_ is None:
-        return
-    if format_.get("type") != "json_schema":
-        body["response_format"] = {"type": format_["type"]}
-        return
-    schema = format_.get("json_schema")
-    if (
-        not isinstance(schema, dict)
-        or not isinstance(schema.get("name"), str)
-        or not isinstance(schema.get("schema", {}), dict)
-        or not isinstance(schema.get("description", ""), str)
-    ):
-        raise InvalidRequest(
-            "invalid 'response_format.json_schema': it needs a 'name' (string) and a "
-            "'schema' (a JSON Schema object)",
-            param="response_format.json_schema",
-        )
-    definition = {key: schema[key] for key in ("name", "description", "schema") if key in schema}
-    definition.setdefault("schema", {"type": "object"})
-    if schema.get("strict"):
-        omit.not_forwarded(
-            "response_format.json_schema.strict", "agent runs have no strict schema mode"
-        )
-    body["response_format"] = {"type": "json_schema", "json_schema": definition}
 
 
 def _thread_message(message: ChatMessage) -> dict[str, Any]:

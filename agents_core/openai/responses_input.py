@@ -25,13 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agents_core.errors import InvalidRequest, NotFound
 from agents_core.runs import (
     MAX_INT32,
-    MIN_OUTPUT_TOKENS,
     THREAD_ID,
     AgentKind,
+    FunctionSpec,
     Omissions,
+    OutputFormat,
     RunPlan,
     ToolAnswer,
+    TurnOptions,
     agent_kind,
+    apply_options,
     check_image,
     decode_call_id,
 )
@@ -344,27 +347,8 @@ def plan_run(
         body["additional_messages"] = messages
     else:
         body["thread"] = {"messages": messages}
-    _tools(request, kind, body, omit)
-    _sampling(request, kind, body, omit)
-    if request.max_output_tokens is not None:
-        body["max_completion_tokens"] = omit.raised(
-            "max_output_tokens", request.max_output_tokens, MIN_OUTPUT_TOKENS[kind]
-        )
-    if request.parallel_tool_calls is not None:
-        body["parallel_tool_calls"] = request.parallel_tool_calls
-    metadata = dict(request.metadata or {})
-    if request.user:
-        metadata.setdefault("user", request.user[:512])
-    if metadata:
-        body["metadata"] = metadata
-    return RunPlan(
-        thread_id,
-        body,
-        None,
-        tuple(omit.dropped),
-        tuple(omit.adjusted),
-        named_thread=thread_id is not None,
-    )
+    apply_options(body, _options(request, omit), kind, omit)
+    return omit.plan(thread_id, body)
 
 
 def _continued(request: ResponsesRequest, items: list[Item]) -> tuple[str | None, str | None]:
@@ -492,11 +476,12 @@ def _check_neutral(request: ResponsesRequest, omit: Omissions) -> None:
             omit.dropped.append(name)
 
 
-def _tools(
-    request: ResponsesRequest, kind: AgentKind, body: dict[str, Any], omit: Omissions
-) -> None:
-    """Function tools in the classic shape (rule 4); other tools belong to the agent."""
-    functions: list[dict[str, Any]] = []
+def _options(request: ResponsesRequest, omit: Omissions) -> TurnOptions:
+    """The request's tools, sampling, format, limit and metadata in neutral terms.
+
+    Built-in tools are the agent's own: not forwarded, reported.
+    """
+    functions: list[FunctionSpec] = []
     for index, raw in enumerate(request.tools or []):
         if raw.get("type") != "function":
             omit.not_forwarded(
@@ -508,20 +493,28 @@ def _tools(
             tool = FunctionTool.model_validate(raw)
         except ValidationError as exc:
             raise _invalid(exc, f"tools[{index}]") from None
-        definition: dict[str, Any] = {"name": tool.name}
-        if tool.description is not None:
-            definition["description"] = tool.description
-        definition["parameters"] = tool.parameters or {"type": "object", "properties": {}}
-        if tool.strict:
-            omit.not_forwarded(
-                f"tools.{tool.name}.strict", "agent function tools have no strict mode"
-            )
-        functions.append({"type": "function", "function": definition})
-    if request.tools is not None and functions:
-        body["tools"] = functions
-    choice = request.tool_choice
+        functions.append(FunctionSpec(tool.name, tool.description, tool.parameters, tool.strict))
+    return TurnOptions(
+        tools=functions,
+        tool_choice=_tool_choice(request.tool_choice),
+        temperature=request.temperature,
+        top_p=request.top_p,
+        output_format=_output_format((request.text or {}).get("format")),
+        limit=(
+            ("max_output_tokens", request.max_output_tokens)
+            if request.max_output_tokens is not None
+            else None
+        ),
+        parallel_tool_calls=request.parallel_tool_calls,
+        metadata=request.metadata,
+        user=request.user,
+    )
+
+
+def _tool_choice(choice: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+    """The Responses `tool_choice` in the run's shape (`{"type": "function", "function"}`)."""
     if choice is None:
-        return
+        return None
     if isinstance(choice, dict):
         name = choice.get("name")
         if choice.get("type") != "function" or not isinstance(name, str):
@@ -530,56 +523,24 @@ def _tools(
                 '{"type": "function", "name": ...}',
                 param="tool_choice",
             )
-        body["tool_choice"] = {"type": "function", "function": {"name": name}}
-        return
+        return {"type": "function", "function": {"name": name}}
     if choice not in ("none", "auto", "required"):
         raise InvalidRequest(
             "invalid 'tool_choice': expected 'none', 'auto', 'required' or a function",
             param="tool_choice",
         )
-    if choice == "required" and kind == "classic":
-        omit.unsupported(
-            "tool_choice",
-            "classic agents accept 'none', 'auto' or a named function, not 'required'",
-        )
-        return
-    body["tool_choice"] = choice
+    return choice
 
 
-def _sampling(
-    request: ResponsesRequest, kind: AgentKind, body: dict[str, Any], omit: Omissions
-) -> None:
-    """`temperature`, `top_p`, `text.format`: run settings, or the versioned agent's own."""
-    format_ = (request.text or {}).get("format")
-    if isinstance(format_, dict) and format_.get("type") == "text":
-        format_ = None
-    if kind == "versioned":
-        for name in ("temperature", "top_p"):
-            if getattr(request, name) is not None:
-                omit.not_forwarded(name, "a versioned agent owns its sampling settings")
-        if format_ is not None:
-            omit.not_forwarded("text.format", "a versioned agent owns its output format")
-        return
-    for name in ("temperature", "top_p"):
-        if getattr(request, name) is not None:
-            body[name] = getattr(request, name)
-    if format_ is None:
-        return
+def _output_format(format_: Any) -> OutputFormat | None:
+    """`text.format`: `text` (the default) is nothing to ask for."""
+    if format_ is None or (isinstance(format_, dict) and format_.get("type") == "text"):
+        return None
     if not isinstance(format_, dict) or format_.get("type") not in ("json_object", "json_schema"):
         raise InvalidRequest(
             "invalid 'text.format': type must be 'text', 'json_object' or 'json_schema'",
             param="text.format",
         )
     if format_["type"] == "json_object":
-        body["response_format"] = {"type": "json_object"}
-        return
-    if not isinstance(format_.get("name"), str):
-        raise InvalidRequest(
-            "invalid 'text.format': a json_schema format needs a 'name' and a 'schema'",
-            param="text.format",
-        )
-    definition = {key: format_[key] for key in ("name", "description", "schema") if key in format_}
-    definition.setdefault("schema", {"type": "object"})
-    if format_.get("strict"):
-        omit.not_forwarded("text.format.strict", "agent runs have no strict schema mode")
-    body["response_format"] = {"type": "json_schema", "json_schema": definition}
+        return OutputFormat("text.format", "json_object")
+    return OutputFormat("text.format", "json_schema", format_)
