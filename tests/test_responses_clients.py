@@ -6,13 +6,14 @@ tests/responses_js, pinned by its lockfile)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import Kind
 from openai import AsyncOpenAI
+
+from node_packages import node_with_packages
 
 agents_sdk = pytest.importorskip("agents")
 from agents import (  # noqa: E402
@@ -51,13 +52,10 @@ async def test_agents_sdk_function_tool(emulated: str, kind: Kind) -> None:
     await client.close()
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None or not (JS / "node_modules").is_dir(),
-    reason="node and `npm ci` in tests/responses_js are needed",
-)
 def test_vercel_ai_sdk_openai_provider(emulated: str, kind: Kind) -> None:
+    node = node_with_packages(JS)
     result = subprocess.run(
-        ["node", str(JS / "ai_sdk.mjs"), f"{emulated}/v1", kind.echo, kind.tools],
+        [node, str(JS / "ai_sdk.mjs"), f"{emulated}/v1", kind.echo, kind.tools],
         capture_output=True,
         text=True,
         timeout=60,

@@ -7,8 +7,6 @@ registry cannot be reached, these tests skip and say why.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,37 +14,15 @@ import pytest
 
 from clients.matrix import Agents
 
+from node_packages import node_with_packages
+
 HERE = Path(__file__).resolve().parent
-MODULES = HERE / "node_modules"
-STAMP = MODULES / ".package-lock.json"  # written by npm ci / npm install
 
 
 @pytest.fixture(scope="session")
 def node() -> str:
     """The `node` binary, with the lock file's packages installed (or a skip with the reason)."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("JavaScript clients: Node.js 20+ and npm are not installed")
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
-    major = int(version.stdout.strip().lstrip("v").split(".")[0] or 0)
-    if major < 20:
-        pytest.skip(f"JavaScript clients: Node.js 20+ needed, found {version.stdout.strip()}")
-    lock = HERE / "package-lock.json"
-    if not STAMP.exists() or STAMP.stat().st_mtime < lock.stat().st_mtime:
-        installed = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "npm_config_update_notifier": "false"},
-        )
-        if installed.returncode != 0:
-            tail = (installed.stderr or installed.stdout).strip().splitlines()[-5:]
-            pytest.skip(
-                "JavaScript clients: npm ci failed (registry unreachable?): " + " | ".join(tail)
-            )
-    return node
+    return node_with_packages(HERE)
 
 
 @pytest.mark.parametrize(
