@@ -2,7 +2,9 @@
 
 Importing the FastAPI HTTP extension switches the app to streamed
 responses; every route therefore takes its `Request` and returns a Starlette
-`Response`. Wiring only: the logic lives in `agents_core`.
+`Response`. API routes also take `OPTIONS`, so CORS preflights reach the
+adapter's own CORS handling (`CORS_ALLOW_ORIGINS`). Wiring only: the logic
+lives in `agents_core`.
 """
 
 import azure.functions as func
@@ -16,57 +18,57 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 handlers = Handlers(Runtime.build)
 
 
-@app.route(route="v1/chat/completions", methods=["POST"])
+@app.route(route="v1/chat/completions", methods=["POST", "OPTIONS"])
 async def chat_completions(req: Request) -> Response:
     return await handlers.chat_completions(req)
 
 
-@app.route(route="v1/responses", methods=["POST"])
+@app.route(route="v1/responses", methods=["POST", "OPTIONS"])
 async def responses_create(req: Request) -> Response:
     return await handlers.responses_create(req)
 
 
-@app.route(route="v1/responses/{response_id}", methods=["GET"])
+@app.route(route="v1/responses/{response_id}", methods=["GET", "OPTIONS"])
 async def responses_get(req: Request) -> Response:
     return await handlers.responses_get(req)
 
 
-@app.route(route="v1/responses/{response_id}/cancel", methods=["POST"])
+@app.route(route="v1/responses/{response_id}/cancel", methods=["POST", "OPTIONS"])
 async def responses_cancel(req: Request) -> Response:
     return await handlers.responses_cancel(req)
 
 
-@app.route(route="v1/models", methods=["GET"])
+@app.route(route="v1/models", methods=["GET", "OPTIONS"])
 async def list_models(req: Request) -> Response:
     return await handlers.list_models(req)
 
 
-@app.route(route="v1/models/{*model}", methods=["GET"])
+@app.route(route="v1/models/{*model}", methods=["GET", "OPTIONS"])
 async def get_model(req: Request) -> Response:
     return await handlers.get_model(req)
 
 
-@app.route(route="v1/files/{file_id}/content", methods=["GET"])
+@app.route(route="v1/files/{file_id}/content", methods=["GET", "OPTIONS"])
 async def file_content(req: Request) -> Response:
     return await handlers.file_content(req)
 
 
-@app.route(route="a2a/{agent}", methods=["POST"])
+@app.route(route="a2a/{agent}", methods=["POST", "OPTIONS"])
 async def a2a_rpc(req: Request) -> Response:
     return await handlers.a2a_rpc(req)
 
 
-@app.route(route="v1/a2a/{agent}/message/send", methods=["POST"])
+@app.route(route="v1/a2a/{agent}/message/send", methods=["POST", "OPTIONS"])
 async def a2a_message_send(req: Request) -> Response:
     return await handlers.a2a_rpc(req)
 
 
-@app.route(route="a2a/{agent}/.well-known/agent-card.json", methods=["GET"])
+@app.route(route="a2a/{agent}/.well-known/agent-card.json", methods=["GET", "OPTIONS"])
 async def a2a_agent_card(req: Request) -> Response:
     return await handlers.a2a_card(req)
 
 
-@app.route(route="a2a/{agent}/.well-known/agent.json", methods=["GET"])
+@app.route(route="a2a/{agent}/.well-known/agent.json", methods=["GET", "OPTIONS"])
 async def a2a_agent_card_legacy(req: Request) -> Response:
     return await handlers.a2a_card(req)
 

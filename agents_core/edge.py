@@ -63,7 +63,8 @@ CORS_REQUEST_HEADERS = (
     "traceparent, tracestate, x-foundry-authorization"
 )
 CORS_EXPOSED_HEADERS = (
-    "x-thread-id, x-request-id, x-dropped-params, x-upstream-request-id, retry-after"
+    "x-thread-id, x-request-id, x-dropped-params, x-adjusted-params, x-upstream-request-id, "
+    "retry-after"
 )
 
 

@@ -15,23 +15,24 @@ FUNCTIONS = function_app.app.get_functions()  # indexing twice is an error: once
 
 
 def test_routes_methods_and_anonymous_auth() -> None:
+    """API routes take OPTIONS too, so CORS preflights reach the adapter's CORS handling."""
     routes = {}
     for function in FUNCTIONS:
         for trigger in json.loads(function.get_function_json())["bindings"]:
             if trigger["type"] == "httpTrigger":  # the retention timer has none
                 routes[trigger["route"]] = (trigger["methods"], trigger["authLevel"])
     assert routes == {
-        "v1/chat/completions": (["POST"], "ANONYMOUS"),
-        "v1/responses": (["POST"], "ANONYMOUS"),
-        "v1/responses/{response_id}": (["GET"], "ANONYMOUS"),
-        "v1/responses/{response_id}/cancel": (["POST"], "ANONYMOUS"),
-        "v1/models": (["GET"], "ANONYMOUS"),
-        "v1/models/{*model}": (["GET"], "ANONYMOUS"),
-        "v1/files/{file_id}/content": (["GET"], "ANONYMOUS"),
-        "a2a/{agent}": (["POST"], "ANONYMOUS"),
-        "v1/a2a/{agent}/message/send": (["POST"], "ANONYMOUS"),
-        "a2a/{agent}/.well-known/agent-card.json": (["GET"], "ANONYMOUS"),
-        "a2a/{agent}/.well-known/agent.json": (["GET"], "ANONYMOUS"),
+        "v1/chat/completions": (["POST", "OPTIONS"], "ANONYMOUS"),
+        "v1/responses": (["POST", "OPTIONS"], "ANONYMOUS"),
+        "v1/responses/{response_id}": (["GET", "OPTIONS"], "ANONYMOUS"),
+        "v1/responses/{response_id}/cancel": (["POST", "OPTIONS"], "ANONYMOUS"),
+        "v1/models": (["GET", "OPTIONS"], "ANONYMOUS"),
+        "v1/models/{*model}": (["GET", "OPTIONS"], "ANONYMOUS"),
+        "v1/files/{file_id}/content": (["GET", "OPTIONS"], "ANONYMOUS"),
+        "a2a/{agent}": (["POST", "OPTIONS"], "ANONYMOUS"),
+        "v1/a2a/{agent}/message/send": (["POST", "OPTIONS"], "ANONYMOUS"),
+        "a2a/{agent}/.well-known/agent-card.json": (["GET", "OPTIONS"], "ANONYMOUS"),
+        "a2a/{agent}/.well-known/agent.json": (["GET", "OPTIONS"], "ANONYMOUS"),
         playground.FUNCTIONS_ROOT_ROUTE: (["GET"], "ANONYMOUS"),
         "playground": (["GET"], "ANONYMOUS"),
         "playground/{asset}": (["GET"], "ANONYMOUS"),

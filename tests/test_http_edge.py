@@ -71,7 +71,7 @@ def test_cors_preflight_lists_our_methods_and_headers(cors: str) -> None:
     assert reply.status_code == 200
     assert reply.headers["access-control-allow-origin"] == ORIGIN
     exposed = reply.headers["access-control-expose-headers"]
-    assert {"x-thread-id", "x-request-id", "x-dropped-params"} <= {
+    assert {"x-thread-id", "x-request-id", "x-dropped-params", "x-adjusted-params"} <= {
         h.strip() for h in exposed.split(",")
     }
     a2a = httpx.options(
