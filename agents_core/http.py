@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -38,11 +38,13 @@ from agents_core.edge import request_id as scope_request_id
 from agents_core.errors import REQUEST_ID, AdapterError, InvalidRequest, NotFound
 from agents_core.foundry.transport import AgentClient
 from agents_core.ids import IdSigner
-from agents_core.openai import chat, chat_input, responses, responses_input
 from agents_core.openai.models import ModelCatalog, model_entry
 from agents_core.playground import Playground
 from agents_core.runs import THREAD_ID, AgentInfo
 from agents_core.runtime import Runtime
+
+if TYPE_CHECKING:  # the front doors are imported on their first request (cold start)
+    from agents_core.openai.responses_input import ResponseId
 from agents_core.sse import with_heartbeat
 
 __all__ = ["Handlers", "create_app", "read_json"]
@@ -214,6 +216,8 @@ class Handlers:
         return runtime.client(agent, request.state.caller)
 
     async def _chat_completions(self, request: Request, request_id: str) -> Response:
+        from agents_core.openai import chat, chat_input
+
         runtime = await self._authorize(request)
         payload = await self._read_json(request)
         body = chat_input.parse_request(payload, runtime.settings.max_messages)
@@ -260,6 +264,8 @@ class Handlers:
 
     async def _responses_create(self, request: Request, request_id: str) -> Response:
         """`POST /v1/responses`: one turn of the agent `model` names, streamed or not."""
+        from agents_core.openai import responses, responses_input
+
         runtime = await self._authorize(request)
         payload = await self._read_json(request)
         settings = runtime.settings
@@ -290,9 +296,9 @@ class Handlers:
             headers=_omission_headers(headers, stream.dropped, plan.adjusted),
         )
 
-    async def _response_target(
-        self, request: Request
-    ) -> tuple[Runtime, responses_input.ResponseId, AgentSpec]:
+    async def _response_target(self, request: Request) -> tuple[Runtime, ResponseId, AgentSpec]:
+        from agents_core.openai import responses_input
+
         runtime = await self._authorize(request)
         value = request.url.path.split("/v1/responses/", 1)[-1].removesuffix("/cancel")
         where = responses_input.ResponseId.parse(value)
@@ -300,6 +306,8 @@ class Handlers:
 
     async def _responses_get(self, request: Request, request_id: str) -> Response:
         """`GET /v1/responses/{id}`: the response read back from its run."""
+        from agents_core.openai import responses
+
         runtime, where, agent = await self._response_target(request)
         project = await runtime.project(agent, request.headers)
         body = await responses.retrieve(self._client(runtime, agent, request), project, where)
@@ -307,6 +315,8 @@ class Handlers:
 
     async def _responses_cancel(self, request: Request, request_id: str) -> Response:
         """`POST /v1/responses/{id}/cancel`: cancel the response's run."""
+        from agents_core.openai import responses
+
         runtime, where, agent = await self._response_target(request)
         project = await runtime.project(agent, request.headers)
         body = await responses.cancel(self._client(runtime, agent, request), project, where)
