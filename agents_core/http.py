@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agents_core import telemetry
-from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError
+from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError, Settings
 from agents_core.edge import (
     BodyBudget,
     Cors,
@@ -40,7 +40,7 @@ from agents_core.foundry.transport import AgentClient
 from agents_core.ids import IdSigner
 from agents_core.openai.models import ModelCatalog, model_entry
 from agents_core.playground import Playground
-from agents_core.runs import THREAD_ID, AgentInfo
+from agents_core.runs import THREAD_ID, AgentInfo, RunPlan
 from agents_core.runtime import Runtime
 
 if TYPE_CHECKING:  # the front doors are imported on their first request (cold start)
@@ -251,16 +251,7 @@ class Handlers:
             settings.stream_deadline,
             request_id,
         )
-        headers = {
-            "x-thread-id": stream.thread_id,
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-        return EventStream(
-            with_heartbeat(stream.frames(), settings.heartbeat_interval),
-            settings.stream_deadline,
-            headers=_omission_headers(headers, stream.dropped, plan.adjusted),
-        )
+        return _turn_stream(stream.frames(), stream.thread_id, stream.dropped, plan, settings)
 
     async def _responses_create(self, request: Request, request_id: str) -> Response:
         """`POST /v1/responses`: one turn of the agent `model` names, streamed or not."""
@@ -285,16 +276,7 @@ class Handlers:
                 created.body, headers=_omission_headers(headers, created.dropped, plan.adjusted)
             )
         stream = await responses.open_stream(client, project, body, plan, settings.stream_deadline)
-        headers = {
-            "x-thread-id": stream.thread_id,
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-        return EventStream(
-            with_heartbeat(stream.frames(), settings.heartbeat_interval),
-            settings.stream_deadline,
-            headers=_omission_headers(headers, stream.dropped, plan.adjusted),
-        )
+        return _turn_stream(stream.frames(), stream.thread_id, stream.dropped, plan, settings)
 
     async def _response_target(self, request: Request) -> tuple[Runtime, ResponseId, AgentSpec]:
         from agents_core.openai import responses_input
@@ -428,6 +410,22 @@ def route_error(error: AdapterError, request_id: str, rpc: bool) -> JSONResponse
         RpcError(code, error.message, data).body(None),
         status_code=error.status_code,
         headers=error.headers(),
+    )
+
+
+def _turn_stream(
+    frames: AsyncGenerator[bytes, None],
+    thread_id: str,
+    dropped: tuple[str, ...],
+    plan: RunPlan,
+    settings: Settings,
+) -> EventStream:
+    """A streamed turn: SSE frames with heartbeats, bounded by `STREAM_DEADLINE`."""
+    headers = {"x-thread-id": thread_id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return EventStream(
+        with_heartbeat(frames, settings.heartbeat_interval),
+        settings.stream_deadline,
+        headers=_omission_headers(headers, dropped, plan.adjusted),
     )
 
 

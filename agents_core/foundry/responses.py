@@ -23,7 +23,6 @@ name) need nothing, the others are reported on the stream (`dropped`).
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +31,7 @@ import httpx
 from agents_core import tags
 from agents_core.errors import AdapterError, Conflict, InvalidRequest, NotFound
 from agents_core.foundry.transport import (
+    AgentDefinitions,
     Api,
     Project,
     RunEnded,
@@ -61,7 +61,6 @@ AGENT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 AGENT_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 UPSTREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 ASKS_CALLER = ("mcp_approval_request", "oauth_consent_request")
-AGENT_TTL = 300.0
 
 
 def agent_reference(agent_id: str) -> dict[str, str]:
@@ -246,7 +245,7 @@ class ResponsesClient:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
-        self._agents: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._agents = AgentDefinitions()
 
     async def _json(
         self,
@@ -298,21 +297,16 @@ class ResponsesClient:
 
     async def _version(self, project: Project, reference: dict[str, str]) -> dict[str, Any]:
         """The agent version a reference names (latest when unversioned), cached 5 minutes."""
-        key = (project.endpoint, f"{reference['name']}:{reference.get('version', '')}")
-        cached = self._agents.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        name = reference["name"]
-        if reference.get("version"):
-            path = f"/agents/{name}/versions/{reference['version']}"
-            version = await self._json(project, "GET", path, api="projects")
-        else:
+        name, version = reference["name"], reference.get("version")
+
+        async def read() -> dict[str, Any]:
+            if version:
+                path = f"/agents/{name}/versions/{version}"
+                return await self._json(project, "GET", path, api="projects")
             agent = await self._json(project, "GET", f"/agents/{name}", api="projects")
-            version = (agent.get("versions") or {}).get("latest") or {}
-        if len(self._agents) >= 1000:
-            self._agents.clear()
-        self._agents[key] = (time.monotonic() + AGENT_TTL, version)
-        return version
+            return dict((agent.get("versions") or {}).get("latest") or {})
+
+        return await self._agents.get(project, f"{name}:{version or ''}", read)
 
     def start_run(
         self,

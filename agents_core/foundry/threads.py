@@ -15,7 +15,6 @@ of the published contract (`../shared/reference/foundry-contract.md`):
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ import httpx
 from agents_core import tags
 from agents_core.errors import AdapterError, Conflict, Gone, NotFound
 from agents_core.foundry.transport import (
+    AgentDefinitions,
     Project,
     RunEnded,
     RunEvent,
@@ -53,7 +53,6 @@ TERMINAL_EVENTS = {
     "thread.run.incomplete",
     "thread.run.requires_action",
 }
-AGENT_TTL = 300.0
 
 
 class ThreadsClient:
@@ -61,7 +60,7 @@ class ThreadsClient:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
-        self._agents: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self._agents = AgentDefinitions()
 
     async def _json(
         self,
@@ -140,15 +139,11 @@ class ThreadsClient:
         return own + added
 
     async def _agent(self, project: Project, agent_id: str) -> dict[str, Any]:
-        key = (project.endpoint, agent_id)
-        cached = self._agents.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        agent = await self._json(project, "GET", f"/assistants/{agent_id}")
-        if len(self._agents) >= 1000:
-            self._agents.clear()
-        self._agents[key] = (time.monotonic() + AGENT_TTL, agent)
-        return agent
+        return await self._agents.get(
+            project,
+            agent_id,
+            lambda: self._json(project, "GET", f"/assistants/{agent_id}"),
+        )
 
     async def continue_run(
         self,

@@ -49,6 +49,7 @@ from agents_core.sse import SSEDecoder
 
 __all__ = [
     "AgentClient",
+    "AgentDefinitions",
     "Api",
     "Project",
     "RunEnded",
@@ -274,6 +275,34 @@ def _check_path(path: str) -> None:
         or any(not SEGMENT.fullmatch(part) or part in (".", "..") for part in segments[1:])
     ):
         raise InvalidRequest("the request names an id that is not valid", code="invalid_request")
+
+
+class AgentDefinitions:
+    """Agent definitions read from a project, kept five minutes (at most 1,000 at once).
+
+    The classic client reads an agent's tools, the versioned client an agent
+    version's functions: once per agent per five minutes, not per turn.
+    """
+
+    TTL = 300.0
+    LIMIT = 1000
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+
+    async def get(
+        self, project: Project, key: str, read: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """The cached definition of `key` in `project`, or `await read()` when stale."""
+        entry = (project.endpoint, key)
+        cached = self._entries.get(entry)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        definition = await read()
+        if len(self._entries) >= self.LIMIT:
+            self._entries.clear()
+        self._entries[entry] = (time.monotonic() + self.TTL, definition)
+        return definition
 
 
 class Transport:
