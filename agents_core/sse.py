@@ -133,10 +133,14 @@ async def with_heartbeat(
     try:
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), interval)
-            except TimeoutError:
-                yield HEARTBEAT
-                continue
+                item = queue.get_nowait()  # the usual case: a frame is ready, no timer needed
+            except asyncio.QueueEmpty:
+                try:
+                    async with asyncio.timeout(interval):
+                        item = await queue.get()
+                except TimeoutError:
+                    yield HEARTBEAT
+                    continue
             if isinstance(item, _End):
                 if item.error is not None:
                     raise item.error
