@@ -501,6 +501,7 @@ def test_funcignore_keeps_dev_files_out_of_the_package() -> None:
     }
     assert lines >= {
         "tests/",
+        "docs/",
         "infra/",
         ".venv*",
         ".ci/",
