@@ -73,6 +73,16 @@ async def a2a_agent_card_legacy(req: Request) -> Response:
     return await handlers.a2a_card(req)
 
 
+@app.route(route=".well-known/agent-card.json", methods=["GET", "OPTIONS"])
+async def a2a_default_agent_card(req: Request) -> Response:
+    return await handlers.a2a_root_card(req)
+
+
+@app.route(route=".well-known/agent.json", methods=["GET", "OPTIONS"])
+async def a2a_default_agent_card_legacy(req: Request) -> Response:
+    return await handlers.a2a_root_card(req)
+
+
 @app.route(route=FUNCTIONS_ROOT_ROUTE, methods=["GET"])
 async def playground_root(req: Request) -> Response:
     return await handlers.playground_page(req)

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         default=False,
         validation_alias=AliasChoices("PUBLIC_AGENT_CARDS", "public_agent_cards"),
     )
+    a2a_default_agent: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("A2A_DEFAULT_AGENT", "a2a_default_agent"),
+        description="The agent whose card is also served at /.well-known/agent-card.json.",
+    )
     cors_allow_origins: str = Field(
         default="", validation_alias=AliasChoices("CORS_ALLOW_ORIGINS", "cors_allow_origins")
     )
@@ -179,7 +184,11 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "agents_config", "managed_identity_client_id", "public_base_url", mode="before"
+        "agents_config",
+        "managed_identity_client_id",
+        "public_base_url",
+        "a2a_default_agent",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:

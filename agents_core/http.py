@@ -78,6 +78,7 @@ class Handlers:
         self.file_content = self._endpoint(self._file_content)
         self.a2a_rpc = self._endpoint(self._a2a_rpc, "POST", rpc=True)
         self.a2a_card = self._endpoint(self._a2a_card)
+        self.a2a_root_card = self._endpoint(self._a2a_root_card)
         self._cards: dict[str, tuple[float, AgentInfo | None]] = {}
         self._catalog = ModelCatalog()
         self._edge: tuple[Cors, BodyBudget] | None = None
@@ -348,6 +349,11 @@ class Handlers:
 
     def _a2a_agent(self, runtime: Runtime, request: Request) -> AgentSpec:
         name = request.url.path.split("/a2a/", 1)[-1].split("/", 1)[0]
+        return self._a2a_named(runtime, name)
+
+    @staticmethod
+    def _a2a_named(runtime: Runtime, name: str) -> AgentSpec:
+        """The agent an A2A path names: a configured name, or an agent id of the project."""
         try:
             return runtime.agent(name)
         except NotFound:
@@ -363,13 +369,32 @@ class Handlers:
         )
 
     async def _a2a_card(self, request: Request, request_id: str) -> Response:
-        """The agent card, named and described from the Foundry agent (cached 5 minutes)."""
-        from agents_core.a2a.wire import agent_card
-
+        """The agent card of the agent the path names."""
         runtime = self.runtime
         if not runtime.settings.public_agent_cards:
             runtime.callers.check(request.headers)
         agent = self._a2a_agent(runtime, request)  # outside EXPOSED_AGENTS: 404, no upstream call
+        return await self._card(runtime, request, agent)
+
+    async def _a2a_root_card(self, request: Request, request_id: str) -> Response:
+        """`/.well-known/agent-card.json` (and `agent.json`): the `A2A_DEFAULT_AGENT`'s card.
+
+        The A2A discovery location at the origin's root (RFC 8615); the card
+        points at `/a2a/<agent>`. Without the setting there is no such card
+        and the path answers as a route that does not exist.
+        """
+        runtime = self.runtime
+        name = (runtime.settings.a2a_default_agent or "").strip()
+        if not name:
+            raise NotFound(f"no route GET {request.url.path}", code="route_not_found")
+        if not runtime.settings.public_agent_cards:
+            runtime.callers.check(request.headers)
+        return await self._card(runtime, request, self._a2a_named(runtime, name))
+
+    async def _card(self, runtime: Runtime, request: Request, agent: AgentSpec) -> Response:
+        """The agent card, named and described from the Foundry agent (cached 5 minutes)."""
+        from agents_core.a2a.wire import agent_card
+
         cached = self._cards.get(agent.alias)
         if cached is None or cached[0] < time.monotonic():
             # Cards are public: misses are cached too, so probing costs Foundry nothing.
@@ -511,6 +536,8 @@ def create_app(handlers: Handlers) -> Starlette:
             methods=["GET", "OPTIONS"],
         ),
         Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, methods=["GET", "OPTIONS"]),
+        Route("/.well-known/agent-card.json", handlers.a2a_root_card, methods=["GET", "OPTIONS"]),
+        Route("/.well-known/agent.json", handlers.a2a_root_card, methods=["GET", "OPTIONS"]),
         Route("/", handlers.playground_page, methods=["GET"]),
         Route("/playground", handlers.playground_page, methods=["GET"]),
         Route("/playground/{asset}", handlers.playground_asset, methods=["GET"]),

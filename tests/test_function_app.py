@@ -33,6 +33,8 @@ def test_routes_methods_and_anonymous_auth() -> None:
         "v1/a2a/{agent}/message/send": (["POST", "OPTIONS"], "ANONYMOUS"),
         "a2a/{agent}/.well-known/agent-card.json": (["GET", "OPTIONS"], "ANONYMOUS"),
         "a2a/{agent}/.well-known/agent.json": (["GET", "OPTIONS"], "ANONYMOUS"),
+        ".well-known/agent-card.json": (["GET", "OPTIONS"], "ANONYMOUS"),
+        ".well-known/agent.json": (["GET", "OPTIONS"], "ANONYMOUS"),
         playground.FUNCTIONS_ROOT_ROUTE: (["GET"], "ANONYMOUS"),
         "playground": (["GET"], "ANONYMOUS"),
         "playground/{asset}": (["GET"], "ANONYMOUS"),

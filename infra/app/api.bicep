@@ -99,6 +99,7 @@ var adapterSettings = {
   BODY_READ_TIMEOUT: '30'
   EXPOSED_AGENTS: exposedAgents
   PUBLIC_AGENT_CARDS: 'false'
+  A2A_DEFAULT_AGENT: ''
   CORS_ALLOW_ORIGINS: corsAllowOrigins
   PUBLIC_BASE_URL: publicBaseUrl
   TRUSTED_PROXIES: ''
