@@ -9,10 +9,10 @@ and prints the kit's MUST / SHOULD / MAY figures. The kit runs with the
 Python that runs this script (`TCK_PYTHON`), which needs the kit's own
 requirements.
 
-Imported as a pytest plugin (`-p tck_run`) it points the 0.3 kit's card
-lookup at the agent's URL: that kit reads the card only at the host root
-(`/.well-known/agent-card.json`), ignoring the path of `--sut-url`, while this
-server has one card per agent, under its path.
+The 0.3 kit reads the card only at the host root
+(`/.well-known/agent-card.json`), so each agent is served by a server of its
+own started with `A2A_DEFAULT_AGENT=<agent>`, whose root card points at
+`/a2a/<agent>`; both kits run unmodified.
 """
 
 from __future__ import annotations
@@ -34,36 +34,19 @@ AGENTS = ("tck", "tck:1")
 CATEGORIES = ("mandatory", "capabilities", "transport-equivalence", "quality", "features")
 
 
-def pytest_configure(config: Any) -> None:
-    """Plugin hook: the 0.3 kit fetches the card under `--sut-url`, not at the host root."""
-    from tck import agent_card_utils
-    from tck.transport import transport_manager
-
-    root_lookup = agent_card_utils.fetch_agent_card
-
-    def fetch_agent_card(sut_base_url: str, session: Any) -> dict[str, Any] | None:
-        for path in ("/.well-known/agent-card.json", "/.well-known/agent.json"):
-            response = session.get(sut_base_url.rstrip("/") + path, timeout=10)
-            if response.ok:
-                card: dict[str, Any] = response.json()
-                return card
-        return root_lookup(sut_base_url, session)
-
-    agent_card_utils.fetch_agent_card = fetch_agent_card
-    transport_manager.fetch_agent_card = fetch_agent_card
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _start_server() -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(agent: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The adapter and its emulator, with `agent`'s card at the host root too."""
     port = _free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "AGENTS_", "GATEWAY_"))
     }
+    env["A2A_DEFAULT_AGENT"] = agent
     server = subprocess.Popen(
         [sys.executable, "-m", "agents_core", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -74,7 +57,7 @@ def _start_server() -> tuple[subprocess.Popen[bytes], str]:
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"{base}/a2a/tck/.well-known/agent-card.json", timeout=1)
+            urllib.request.urlopen(f"{base}/.well-known/agent-card.json", timeout=1)
             return server, base
         except OSError:
             time.sleep(0.1)
@@ -101,15 +84,8 @@ def run_10(kit: Path, python: str, url: str) -> dict[str, Any]:
 
 def run_03(kit: Path, python: str, url: str) -> dict[str, str]:
     """The 0.3 suite's pytest summary line per category."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(kit)]),
-        "PYTEST_ADDOPTS": "-p tck_run",
-    }
     command = [python, "run_tck.py", "--sut-url", url, "--category", "all"]
-    output = subprocess.run(
-        command, cwd=kit, env=env, capture_output=True, text=True, check=False
-    ).stdout
+    output = subprocess.run(command, cwd=kit, capture_output=True, text=True, check=False).stdout
     lines = re.findall(
         r"^=*\s*(\d+ (?:passed|failed|skipped|error)[^=\n]*?) in [\d.]+s", output, re.M
     )
@@ -138,9 +114,9 @@ def main() -> int:
     python = os.environ.get("TCK_PYTHON", sys.executable)
     if not (kit10 / "run_tck.py").exists():
         raise SystemExit("set TCK_DIR to a checkout of a2aproject/a2a-tck (1.0 suite)")
-    server, base = _start_server()
-    try:
-        for agent in AGENTS:
+    for agent in AGENTS:
+        server, base = _start_server(agent)
+        try:
             url = f"{base}/a2a/{agent}"
             result = run_10(kit10, python, url)
             summary = result["summary"]
@@ -159,9 +135,9 @@ def main() -> int:
                 print(f"A2A TCK 0.3, {url}")
                 for category, line in run_03(kit03, python, url).items():
                     print(f"  {category:22} {line}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
     return 0
 
 
