@@ -7,6 +7,7 @@ scenarios expect.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -271,3 +272,118 @@ def test_list_tasks_without_context_is_32004_for_versioned_agents(emulated: str)
     """Foundry lists threads, not conversations: a versioned agent's tasks are listed by context."""
     failure = error(f"{emulated}/a2a/tck:1", "ListTasks", {})
     assert failure["code"] == -32004 and "contextId" in failure["message"]
+
+
+def test_client_context_id_naming_no_conversation_is_32602(url: str) -> None:
+    """CORE-MULTI-002a: a contextId Foundry did not issue is refused, with no new context."""
+    for context in ("tck-client-context-rejected-0a1b2c3d", "thread_nope"):
+        failure = error(url, "SendMessage", {"message": message(contextId=context)})
+        assert failure["code"] == -32602 and "contextId" in failure["message"]
+        assert failure["data"][0]["reason"] == "INVALID_PARAMS"
+    sent = message(contextId="tck-client-context-rejected-0a1b2c3d")
+    v03 = {"kind": "message", "role": "user", "messageId": sent["messageId"]}
+    v03 |= {"contextId": sent["contextId"], "parts": [{"kind": "text", "text": "hi"}]}
+    body = call(url, "message/send", {"message": v03}, headers={}).json()
+    assert body["error"]["code"] == -32602 and "result" not in body
+
+
+def only_file_part(task: dict[str, Any], emulated: str) -> dict[str, Any]:
+    """The task's one artifact part: a file the agent generated, downloadable from its url."""
+    [artifact] = task["artifacts"]
+    assert artifact["artifactId"] == "response"
+    [part] = artifact["parts"]
+    assert (part["filename"], part["mediaType"]) == ("output.txt", "text/plain")
+    assert part["url"].startswith(f"{emulated}/v1/files/")
+    download = httpx.get(part["url"])
+    assert (download.status_code, download.content) == (200, b"demo file output.txt\n")
+    return dict(part)
+
+
+@pytest.mark.parametrize("prefix", ["tck-artifact-file", "tck-artifact-file-url"])
+def test_generated_file_is_a_file_part_linking_to_the_download_route(
+    url: str, emulated: str, kind: Kind, prefix: str
+) -> None:
+    """DM-ART-001: a file_path / container_file_citation annotation becomes a url file part."""
+    task = result(url, "SendMessage", {"message": message(prefix)})["task"]
+    assert task["status"]["state"] == "TASK_STATE_COMPLETED"
+    part = only_file_part(task, emulated)
+    query = "container_id=" in part["url"]
+    assert query == (kind.name == "versioned")  # container files, as the OpenAI front doors link
+    v03 = {"kind": "message", "role": "user", "messageId": f"{prefix}-v03"}
+    v03["parts"] = [{"kind": "text", "text": "file please"}]
+    old = call(url, "message/send", {"message": v03}, headers={}).json()["result"]
+    [old_part] = old["artifacts"][0]["parts"]
+    assert old_part["kind"] == "file"
+    assert old_part["file"]["name"] == "output.txt"
+    assert old_part["file"]["mimeType"] == "text/plain"
+    assert old_part["file"]["uri"].startswith(f"{emulated}/v1/files/")
+
+
+def test_generated_file_part_is_streamed_when_its_annotation_arrives(
+    url: str, emulated: str
+) -> None:
+    payload = {"jsonrpc": "2.0", "id": 3, "method": "SendStreamingMessage"}
+    payload["params"] = {"message": message("tck-artifact-file")}
+    with httpx.stream("POST", url, json=payload, headers=V1, timeout=30) as events:
+        frames = [
+            json.loads(line[5:])["result"]
+            for line in events.iter_lines()
+            if line.startswith("data:")
+        ]
+    files = [
+        part
+        for frame in frames
+        if "artifactUpdate" in frame
+        for part in frame["artifactUpdate"]["artifact"]["parts"]
+        if "url" in part
+    ]
+    [part] = files
+    assert (part["filename"], part["mediaType"]) == ("output.txt", "text/plain")
+    assert httpx.get(part["url"]).content == b"demo file output.txt\n"
+    assert frames[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+def test_json_reply_of_a_run_that_asked_for_json_is_a_data_part(url: str) -> None:
+    """DM-ART-001: structured output (the run reports a json format) is a data part."""
+    task = result(url, "SendMessage", {"message": message("tck-artifact-data")})["task"]
+    assert task["artifacts"][0]["parts"] == [{"data": {"key": "value", "count": 42}}]
+    got = result(url, "GetTask", {"id": task["id"]})
+    assert got["artifacts"][0]["parts"] == [{"data": {"key": "value", "count": 42}}]
+    payload = {"jsonrpc": "2.0", "id": 3, "method": "SendStreamingMessage"}
+    payload["params"] = {"message": message("tck-artifact-data")}
+    with httpx.stream("POST", url, json=payload, headers=V1, timeout=30) as events:
+        frames = [
+            json.loads(line[5:])["result"]
+            for line in events.iter_lines()
+            if line.startswith("data:")
+        ]
+    last = [frame["artifactUpdate"] for frame in frames if "artifactUpdate" in frame][-1]
+    assert last["artifact"]["parts"] == [{"data": {"key": "value", "count": 42}}]
+    assert last["lastChunk"] is True and not last.get("append")
+
+
+def test_plain_text_stays_text_when_no_json_was_asked_for(url: str) -> None:
+    """A reply that happens to look like JSON is text unless the run asked for JSON."""
+    task = result(url, "SendMessage", {"message": message("tck-artifact-text")})["task"]
+    assert task["artifacts"][0]["parts"] == [{"text": "Generated text content"}]
+
+
+def test_file_links_belong_to_their_caller(start_adapter: Any, emulator: str, kind: Kind) -> None:
+    from agents_core.__main__ import emulator_registry
+
+    base = start_adapter(
+        registry=emulator_registry(emulator),
+        gateway_api_keys="one=key-one-0123456789,two=key-two-0123456789",
+    )
+    headers = {**V1, "Authorization": "Bearer key-one-0123456789"}
+    body = call(
+        f"{base}/a2a/{tck_agent(kind)}",
+        "SendMessage",
+        {"message": message("tck-artifact-file")},
+        headers=headers,
+    ).json()
+    [part] = body["result"]["task"]["artifacts"][0]["parts"]
+    mine = httpx.get(part["url"], headers={"Authorization": "Bearer key-one-0123456789"})
+    assert mine.content == b"demo file output.txt\n"
+    theirs = httpx.get(part["url"], headers={"Authorization": "Bearer key-two-0123456789"})
+    assert theirs.status_code == 404

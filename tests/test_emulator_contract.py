@@ -178,11 +178,13 @@ class _Recorder(AgentEventHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
         self.deltas: list[str] = []
+        self.chunks: list[MessageDeltaChunk] = []
         self.statuses: list[str] = []
         self.done = False
 
     def on_message_delta(self, delta: MessageDeltaChunk) -> None:
         self.deltas.append(delta.text)
+        self.chunks.append(delta)
 
     def on_thread_run(self, run: ThreadRun) -> None:
         self.statuses.append(str(getattr(run.status, "value", run.status)))
@@ -812,3 +814,45 @@ def test_run_bodies_outside_the_contract_are_refused(
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert (error["code"], error["param"]) == (code, param)
+
+
+def test_sdk_reads_generated_files_and_json_formats(client: AgentsClient) -> None:
+    """The `tck` agent's generated file (`file_path`) and JSON reply, as the SDK reads them."""
+    thread = client.threads.create()
+    metadata = {"a2a_message_id": "tck-artifact-file-1"}
+    client.messages.create(thread.id, role="user", content="a file", metadata=metadata)
+    run = client.runs.create_and_process(
+        thread.id,
+        agent_id="asst_tck",
+        polling_interval=0.02,  # type: ignore[arg-type]
+    )
+    assert run.status == "completed"
+    last = client.messages.get_last_message_by_role(thread.id, MessageRole.AGENT)
+    assert last is not None
+    [annotation] = last.file_path_annotations
+    assert annotation.text == "sandbox:/mnt/data/output.txt"
+    assert last.text_messages[0].text.value == annotation.text
+    assert (annotation.start_index, annotation.end_index) == (0, len(annotation.text))
+    content = b"".join(client.files.get_content(annotation.file_path.file_id))
+    assert content == b"demo file output.txt\n"
+    with pytest.raises(ResourceNotFoundError):
+        b"".join(client.files.get_content("assistant-nope"))
+
+    recorder = _Recorder()
+    metadata = {"a2a_message_id": "tck-artifact-file-2"}
+    client.messages.create(thread.id, role="user", content="again", metadata=metadata)
+    with client.runs.stream(thread.id, agent_id="asst_tck", event_handler=recorder) as stream:
+        stream.until_done()
+    [streamed] = [a for chunk in recorder.chunks for a in chunk.delta.content[0].text.annotations]
+    assert streamed.type == "file_path" and streamed.text == "sandbox:/mnt/data/output.txt"
+
+    metadata = {"a2a_message_id": "tck-artifact-data-1"}
+    client.messages.create(thread.id, role="user", content="data", metadata=metadata)
+    run = client.runs.create_and_process(
+        thread.id,
+        agent_id="asst_tck",
+        polling_interval=0.02,  # type: ignore[arg-type]
+    )
+    assert run.response_format == {"type": "json_object"}
+    text = client.messages.get_last_message_text_by_role(thread.id, MessageRole.AGENT)
+    assert text is not None and json.loads(text.text.value) == {"key": "value", "count": 42}

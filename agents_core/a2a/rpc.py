@@ -36,7 +36,7 @@ from agents_core.a2a.wire import (
     wire_version,
 )
 from agents_core.config import AgentSpec
-from agents_core.edge import EventStream, while_connected
+from agents_core.edge import EventStream, public_base, while_connected
 from agents_core.errors import AdapterError, InvalidRequest
 from agents_core.runtime import Runtime
 from agents_core.sse import encode_json, with_heartbeat
@@ -89,6 +89,7 @@ async def serve(
             runtime.settings.stream_deadline,
             runtime.settings.completion_deadline,
             versioned=spec.kind == "versioned",
+            public_base=public_base(request, runtime.settings, runtime.platform),
         )
         streams = call.version == "0.3" and call.operation in ("stream", "subscribe")
         try:

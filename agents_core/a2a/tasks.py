@@ -37,6 +37,7 @@ from a2a.types import (
 from google.protobuf.json_format import MessageToDict
 
 from agents_core import runs, tags
+from agents_core.a2a.parts import Files, ReplyStream, reply_parts
 from agents_core.a2a.wire import (
     CONTENT_TYPE_NOT_SUPPORTED,
     INVALID_PARAMS,
@@ -47,6 +48,7 @@ from agents_core.a2a.wire import (
     message_content,
 )
 from agents_core.errors import AdapterError, NotFound, UpstreamError
+from agents_core.foundry.types import Annotation
 from agents_core.runs import (
     TERMINAL,
     THREAD_ID,
@@ -164,8 +166,8 @@ def _status(run: Run) -> TaskStatus:
     return result
 
 
-def _artifact(text: str) -> Artifact:
-    return Artifact(artifact_id=ARTIFACT_ID, name="response", parts=[Part(text=text)])
+def _artifact(parts: list[Part]) -> Artifact:
+    return Artifact(artifact_id=ARTIFACT_ID, name="response", parts=parts)
 
 
 @dataclass(frozen=True)
@@ -189,12 +191,12 @@ class TaskRef:
             )
         )
 
-    def artifact_event(self, text: str, *, append: bool, last: bool) -> StreamResponse:
+    def artifact_event(self, parts: list[Part], *, append: bool, last: bool) -> StreamResponse:
         return StreamResponse(
             artifact_update=TaskArtifactUpdateEvent(
                 task_id=self.id,
                 context_id=self.thread_id,
-                artifact=_artifact(text),
+                artifact=_artifact(parts),
                 append=append,
                 last_chunk=last,
             )
@@ -245,6 +247,11 @@ class TaskService:
     deadline: float  # streams and resubscriptions
     completion_deadline: float  # blocking sends (an HTTP response that must not idle out)
     versioned: bool = False
+    public_base: str = ""  # absolute base of the links to the agent's files
+
+    @property
+    def files(self) -> Files:
+        return Files(self.public_base, self.alias)
 
     def _plan(self, request: SendMessageRequest) -> RunPlan:
         message = request.message
@@ -325,6 +332,7 @@ class TaskService:
         if not blocking:
             return await self._send_in_background(request, plan, history_length)
         text: list[str] = []
+        annotations: list[Annotation] = []
         hint = "use streaming (message/stream, SendStreamingMessage) for long tasks"
         async with (
             runs.deadline(self.completion_deadline, "completion", hint),
@@ -333,8 +341,9 @@ class TaskService:
             async for event in run:
                 if isinstance(event, TextDelta):
                     text.append(event.text)
+                    annotations.extend(event.annotations)
         assert run.started is not None and run.ended is not None
-        task = await self._task(run.ended.run, "".join(text))
+        task = await self._task(run.ended.run, "".join(text), annotations)
         task.history.append(self._echo(request, run.started))
         return SendMessageResponse(task=_limit_history(task, history_length))
 
@@ -380,16 +389,28 @@ class TaskService:
         message.task_id = task_id(started.thread_id, started.run_id)
         return message
 
-    async def _task(self, run: Run, text: str | None = None) -> Task:
-        thread_id, run_id = run.thread_id, run.id
-        task = TaskRef(thread_id, run_id).task(_status(run))
-        if text is None and run.text is not None:
-            text = run.text
-        if text is None or (not text and run.status == "completed"):
-            text = await self.foundry.run_text(self.project, thread_id, run_id)
-        if text:
-            task.artifacts.append(_artifact(text))
+    async def _task(
+        self, run: Run, text: str | None = None, annotations: list[Annotation] | None = None
+    ) -> Task:
+        """The task of a run; its reply as streamed (`text`), else as the upstream keeps it."""
+        task = TaskRef(run.thread_id, run.id).task(_status(run))
+        parts = await self._reply(run, text, annotations or [])
+        if parts:
+            task.artifacts.append(_artifact(parts))
         return task
+
+    async def _reply(self, run: Run, text: str | None, annotations: list[Annotation]) -> list[Part]:
+        """The reply's parts: a response carries its text and annotations, a run's are read.
+
+        A classic run's text is read from its messages (`run_text`), which
+        keeps no annotations: its generated files stay as their markers.
+        """
+        found: tuple[Annotation, ...] | list[Annotation] = annotations
+        if text is None and run.text is not None:
+            text, found = run.text, run.annotations
+        if text is None or (not text and run.status == "completed"):
+            text = await self.foundry.run_text(self.project, run.thread_id, run.id)
+        return reply_parts(text, found, self.files, run.json_output)
 
     async def open_stream(
         self, request: SendMessageRequest
@@ -411,14 +432,20 @@ class TaskService:
             task.history.append(self._echo(request, started))
             yield StreamResponse(task=task)
             chunks = 0
+            reply = ReplyStream(self.files)
             async with runs.deadline(self.deadline, "stream"):
                 async for event in stream:
-                    if isinstance(event, TextDelta) and event.text:
-                        yield ref.artifact_event(event.text, append=chunks > 0, last=False)
-                        chunks += 1
+                    if isinstance(event, TextDelta):
+                        parts = reply.parts(event.text, event.annotations)
+                        if parts:
+                            yield ref.artifact_event(parts, append=chunks > 0, last=False)
+                            chunks += 1
                     elif isinstance(event, RunEnded):
-                        if chunks:
-                            yield ref.artifact_event("", append=True, last=True)
+                        whole = reply.whole(event.run.json_output)
+                        if whole is not None:  # structured output: the data replaces the text
+                            yield ref.artifact_event(whole, append=False, last=True)
+                        elif chunks:
+                            yield ref.artifact_event([Part(text="")], append=True, last=True)
                         yield ref.status_event(_status(event.run))
         except AdapterError as exc:
             failed = _state(TaskState.TASK_STATE_FAILED)
@@ -486,9 +513,9 @@ class TaskService:
                     yield ref.status_event(_status(run))
         if not run.terminal:
             return  # the deadline passed with the task still open: the caller resubscribes
-        text = await self.foundry.run_text(self.project, ref.thread_id, ref.run_id)
-        if text:
-            yield ref.artifact_event(text, append=False, last=True)
+        parts = await self._reply(run, None, [])
+        if parts:
+            yield ref.artifact_event(parts, append=False, last=True)
         yield ref.status_event(_status(run))
 
     async def _context_tasks(self, context_id: str, wanted: Any) -> list[Task]:
@@ -566,7 +593,7 @@ class TaskService:
                 thread_id, run_id = _split_task_id(task.id)
                 text = await self.foundry.run_text(self.project, thread_id, run_id)
                 if text:
-                    task.artifacts.append(_artifact(text))
+                    task.artifacts.append(_artifact(reply_parts(text, (), self.files)))
         response.tasks.extend(page)
         response.total_size = len(tasks)
         if offset + limit < len(tasks):

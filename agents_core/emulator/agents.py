@@ -104,7 +104,9 @@ class Turn:
 class Reply:
     text: str
     files: tuple[str, ...] = ()
-    """Names of files the reply cites as code-interpreter output (versioned agents)."""
+    """Names of files the agent generated (code interpreter), cited where the name stands."""
+    output_format: JSON | None = None
+    """The JSON format the reply is in, which the run or response then reports."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .api_errors import bad_request
+from .api_errors import ApiError, bad_request
 from .bodies import (
     AssistantIn,
     MessageIn,
@@ -186,3 +186,12 @@ def _answer(
     if stream:
         return event_stream(feed, prelude=prelude or [], fault=call.stream_fault)
     return JSONResponse(run.to_json())
+
+
+async def get_file_content(call: Call) -> Response:
+    """`GET /files/{file_id}/content` (rule 12): a file a run generated."""
+    file_id = call.param("file_id")
+    content = call.engine.files.get(file_id)
+    if content is None:
+        raise ApiError(404, "not_found", f"No file with id '{file_id}' was found.")
+    return Response(content, media_type="application/octet-stream")

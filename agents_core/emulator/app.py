@@ -58,6 +58,7 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", api.submit_tool_outputs),
     ("GET", "/threads/{thread_id}/runs/{run_id}/steps", api.list_steps),
     ("GET", "/threads/{thread_id}/runs/{run_id}/steps/{step_id}", api.get_step),
+    ("GET", "/files/{file_id}/content", api.get_file_content),
     ("GET", "/agents", responses_api.list_agents),
     ("GET", "/agents/{agent_name}", responses_api.get_agent),
     ("POST", "/agents/{agent_name}/versions", responses_api.create_agent_version),

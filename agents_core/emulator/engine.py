@@ -4,6 +4,12 @@ A run is `queued`, then `in_progress`; the agent then either asks for tool
 outputs (`requires_action`, the stream segment ends; a submission starts the
 next one) or writes its reply as message deltas spread over `run_ms`, and the
 run ends `completed` (or `incomplete`, `failed`, `expired`, `cancelled`).
+A reply may carry files the agent generated (code interpreter): each is
+stored (served by `GET /files/{id}/content`), written into the text as its
+sandbox path `sandbox:/mnt/data/<name>`, and annotated there with a
+`file_path` annotation, in the delta that carries the path as the service
+streams it. A reply in a JSON format makes the run report that
+`response_format`.
 Every change is published to the run's current `Feed` as the service's
 stream event. Runs go on whether or not anyone is streaming them; only a
 cancel request (or an injected fault) stops them early.
@@ -17,7 +23,7 @@ import math
 import re
 import time
 
-from .agents import CallTools, Turn, message_text, respond
+from .agents import CallTools, Reply, Turn, message_text, respond
 from .api_errors import bad_request
 from .bodies import JSON, ToolOutputIn
 from .feed import Feed
@@ -75,11 +81,16 @@ class Engine:
     def __init__(self, knobs: Knobs) -> None:
         self._knobs = knobs
         self._tasks: set[asyncio.Task[None]] = set()
+        self.files: dict[str, bytes] = {}
+        """Files runs generated, by file id (`GET /files/{id}/content`)."""
 
     def start(self, thread: Thread, run: Run) -> Feed:
         """Make `run` the thread's active run and start it; return its first stream segment."""
         thread.add_run(run)
         thread.active_run = run
+        opening = respond(self._turn(thread, run))
+        if isinstance(opening, Reply) and opening.output_format is not None:
+            run.settings.response_format = opening.output_format  # the run reports it throughout
         feed = run.feed
         feed.publish("thread.run.created", run.to_json())
         feed.publish("thread.run.queued", run.to_json())
@@ -151,7 +162,7 @@ class Engine:
                     return
                 move = respond(self._turn(thread, run))
                 if not isinstance(move, CallTools):
-                    await self._write(thread, run, move.text)
+                    await self._write(thread, run, self._generated(run, move))
                     return
                 await self._call_tools(run, move)
                 await self._pause(run, QUEUED_SHARE)
@@ -250,8 +261,33 @@ class Engine:
                 raise _Expired
             await self._wait(run, remaining)
 
-    async def _write(self, thread: Thread, run: Run, text: str) -> None:
-        """Stream `text` as one assistant message, then complete the run."""
+    def _generated(self, run: Run, move: Reply) -> tuple[str, list[JSON]]:
+        """The reply's text with its files' sandbox paths, and their `file_path` annotations."""
+        text = move.text
+        annotations: list[JSON] = []
+        for name in move.files:
+            file_id = new_id("assistant")
+            self.files[file_id] = f"demo file {name}\n".encode()
+            path = f"sandbox:/mnt/data/{name}"
+            start = text.find(name)
+            if start < 0:
+                text, start = f"{text} {path}" if text else path, len(text) + (1 if text else 0)
+            else:
+                text = text[:start] + path + text[start + len(name) :]
+            annotations.append(
+                {
+                    "type": "file_path",
+                    "text": path,
+                    "start_index": start,
+                    "end_index": start + len(path),
+                    "file_path": {"file_id": file_id},
+                }
+            )
+        return text, annotations
+
+    async def _write(self, thread: Thread, run: Run, reply: tuple[str, list[JSON]]) -> None:
+        """Stream the reply as one assistant message, then complete the run."""
+        text, annotations = reply
         tokens = re.findall(r"\S+\s*", text)
         cut: int | None = None
         if run.fault == "run_incomplete":
@@ -281,7 +317,7 @@ class Engine:
         chunks = ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)]
         for chunk in chunks:
             await self._pause(run, WRITING_SHARE / len(chunks))
-            self._append(run, message, chunk)
+            self._append(run, message, chunk, annotations)
         await self._pause(run, WRAP_UP_SHARE if chunks else WRITING_SHARE + WRAP_UP_SHARE)
         if cut is not None:
             self._end(thread, run, "incomplete", reason="max_completion_tokens")
@@ -294,12 +330,23 @@ class Engine:
         self._end(thread, run, "completed")
 
     @staticmethod
-    def _append(run: Run, message: Message, chunk: str) -> None:
+    def _append(run: Run, message: Message, chunk: str, annotations: list[JSON]) -> None:
+        """Add `chunk` to the message; annotations whose span ends in it come with it."""
         if not message.content:
             message.content.append(text_content(""))
-        message.content[0]["text"]["value"] += chunk
+        body = message.content[0]["text"]
+        start = len(body["value"])
+        body["value"] += chunk
         run.completion_tokens += words(chunk)
-        delta = {"content": [{"index": 0, "type": "text", "text": {"value": chunk}}]}
+        text: JSON = {"value": chunk}
+        arrived = [a for a in annotations if start < a["end_index"] <= len(body["value"])]
+        if arrived:
+            first = len(body["annotations"])
+            body["annotations"].extend(arrived)
+            text["annotations"] = [
+                {"index": first + i, **annotation} for i, annotation in enumerate(arrived)
+            ]
+        delta = {"content": [{"index": 0, "type": "text", "text": text}]}
         run.feed.publish(
             "thread.message.delta",
             {"id": message.id, "object": "thread.message.delta", "delta": delta},

@@ -27,7 +27,7 @@ import math
 import re
 from typing import Any
 
-from .agents import AskCaller, CallTools, Turn, respond_versioned
+from .agents import AskCaller, CallTools, Reply, Turn, respond_versioned
 from .bodies import JSON
 from .conversations import Conversation
 from .engine import QUEUED_SHARE, WRAP_UP_SHARE, WRITING_SHARE
@@ -62,9 +62,12 @@ class ResponseEngine:
         if conversation is not None:
             conversation.active_response = response.id
         response.status = "in_progress"
+        move = respond_versioned(turn)
+        if isinstance(move, Reply) and move.output_format is not None:
+            response.text_format = move.output_format  # the agent's format, reported throughout
         _emit(response, "response.created", response=response.to_json())
         task = asyncio.create_task(
-            self._drive(response, turn, conversation), name=f"emulator {response.id}"
+            self._drive(response, move, conversation), name=f"emulator {response.id}"
         )
         self._tasks[response.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(response.id, None))
@@ -84,7 +87,10 @@ class ResponseEngine:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drive(
-        self, response: ResponseState, turn: Turn, conversation: Conversation | None
+        self,
+        response: ResponseState,
+        move: Reply | CallTools | AskCaller,
+        conversation: Conversation | None,
     ) -> None:
         try:
             await self._pause(QUEUED_SHARE)
@@ -92,7 +98,6 @@ class ResponseEngine:
             if response.fault in FAILURES:
                 _end(response, conversation, "failed", error=dict(FAILURES[response.fault]))
                 return
-            move = respond_versioned(turn)
             if isinstance(move, CallTools):
                 await self._call_tools(response, move)
                 _end(response, conversation, "completed")

@@ -174,6 +174,7 @@ class ResponseState:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     sequence: int = 0
     cancel_requested: bool = False
+    text_format: JSON = field(default_factory=lambda: {"type": "text"})
 
     @property
     def ended(self) -> bool:
@@ -215,7 +216,7 @@ class ResponseState:
             "conversation": {"id": conversation_id} if conversation_id else None,
             "metadata": body.metadata or {},
             "usage": self.usage_json(),
-            "text": {"format": {"type": "text"}},
+            "text": {"format": self.text_format},
             "truncation": "disabled",
             "background": body.background,
             "store": body.store,

@@ -49,6 +49,7 @@ from agents_core.foundry.types import (
     RunError,
     ToolCall,
     Usage,
+    asks_json,
     int_or_none,
 )
 
@@ -183,6 +184,7 @@ def normalize(response: dict[str, Any], conversation: str) -> Run:
         if isinstance(incomplete, dict)
         else None,
         required_action=required,
+        json_output=asks_json((response.get("text") or {}).get("format")),
         text=output_text(response),
         annotations=tuple(
             annotation
@@ -281,7 +283,13 @@ class ResponsesClient:
                 {**request_body, "conversation": events.conversation, "stream": True},
                 api="openai",
             )
-            return await self._transport.send(request, project, stream=True)
+            try:
+                return await self._transport.send(request, project, stream=True)
+            except NotFound as exc:
+                if conversation is not None and "conversation" in exc.message.lower():
+                    # the caller named a conversation that does not exist: an unknown thread
+                    raise NotFound(exc.message, code="thread_not_found") from None
+                raise
 
         stream = RunStream(self, project, open_stream, events)
         return stream

@@ -40,6 +40,7 @@ from agents_core.foundry.types import (
     RunError,
     ToolCall,
     Usage,
+    asks_json,
     int_or_none,
 )
 
@@ -329,6 +330,7 @@ def thread_run(payload: dict[str, Any]) -> Run:
         if isinstance(incomplete, dict)
         else None,
         required_action=required,
+        json_output=asks_json(payload.get("response_format")),
     )
 
 

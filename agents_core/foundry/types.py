@@ -19,6 +19,7 @@ __all__ = [
     "RunError",
     "ToolCall",
     "Usage",
+    "asks_json",
     "int_or_none",
 ]
 
@@ -114,6 +115,9 @@ class Run:
 
     `text` is the reply when the upstream object carries it (a Responses
     response does; a threads-API run does not: None). Times are Unix seconds.
+    `json_output`: the run was asked for JSON (a `json_object` or
+    `json_schema` format, the run's own `response_format` or the
+    response's `text.format`, whoever set it).
     """
 
     id: str
@@ -132,6 +136,7 @@ class Run:
     text: str | None = None
     annotations: tuple[Annotation, ...] = ()
     background: bool = False
+    json_output: bool = False
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
@@ -152,6 +157,15 @@ class AgentInfo:
 
     name: str
     description: str
+
+
+JSON_FORMATS = frozenset({"json_object", "json_schema"})
+
+
+def asks_json(response_format: Any) -> bool:
+    """Whether an output format (`{"type": ...}`, or a bare mode string) asks for JSON."""
+    kind = response_format.get("type") if isinstance(response_format, dict) else response_format
+    return kind in JSON_FORMATS
 
 
 def int_or_none(value: Any) -> int | None:

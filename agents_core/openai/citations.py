@@ -14,15 +14,36 @@ from urllib.parse import quote
 
 from agents_core.runs import Annotation
 
-__all__ = ["Citations", "chat_annotation", "file_url", "response_annotation"]
+__all__ = [
+    "GENERATED_KINDS",
+    "Citations",
+    "chat_annotation",
+    "file_name",
+    "file_url",
+    "response_annotation",
+]
 
 FILE_KINDS = ("file_citation", "file_path", "container_file_citation")
+GENERATED_KINDS = ("file_path", "container_file_citation")
+"""Annotations naming a file the agent produced (code interpreter), not one it cites."""
 
 
 def file_url(model: str, file_id: str, container_id: str | None = None) -> str:
     """Where this service serves an agent's file (a path under its base URL)."""
     url = f"/v1/files/{quote(file_id, safe='')}/content?model={quote(model, safe='')}"
     return f"{url}&container_id={quote(container_id, safe='')}" if container_id else url
+
+
+def file_name(item: Annotation) -> str:
+    """The file's name: as the upstream gave it, else the last segment of its marker.
+
+    A classic `file_path` annotation names no file; its marker is the
+    sandbox path the agent wrote (`sandbox:/mnt/data/report.csv`).
+    """
+    if item.filename:
+        return item.filename
+    name = item.text.rsplit("/", 1)[-1].strip() if item.text else ""
+    return name or item.file_id
 
 
 def _span(item: Annotation) -> dict[str, int]:
