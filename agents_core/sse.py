@@ -15,6 +15,8 @@ import anyio
 __all__ = ["SSEDecoder", "ServerSentEvent", "encode", "encode_json", "with_heartbeat"]
 
 HEARTBEAT = b": ping\n\n"
+MAX_BUFFERED = 64 * 1024
+"""Bytes of frames that may wait for a slow caller before the stream waits too."""
 LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -112,40 +114,59 @@ async def with_heartbeat(
     """Pass `frames` through, adding `: ping` comments whenever `interval` passes idle.
 
     Keeps proxies with idle limits (Azure's front end drops responses idle for
-    230 s) from cutting a long run. `frames` runs to its end in one task of
-    its own, so deadlines (`asyncio.timeout`) inside it hold; closing this
-    generator (the caller went away) cancels that task and waits, shielded
-    from the server's own cancellation, until `frames` has cleaned up: its
-    upstream response closed and any unfinished run cancelled.
+    230 s) from cutting a long run. Frames made while the previous write was
+    under way (several events from one upstream read, typically) are joined
+    into one chunk: one send and one socket write instead of one per frame.
+    At most `MAX_BUFFERED` bytes wait; past that `frames` waits for the
+    caller to read. `frames` runs to its end in one task of its own, so
+    deadlines (`asyncio.timeout`) inside it hold; closing this generator (the
+    caller went away) cancels that task and waits, shielded from the
+    server's own cancellation, until `frames` has cleaned up: its upstream
+    response closed and any unfinished run cancelled.
     """
-    queue: asyncio.Queue[bytes | _End] = asyncio.Queue(maxsize=1)
+    pending: list[bytes] = []
+    size = 0
+    ready = asyncio.Event()  # frames wait in `pending`, or the producer ended
+    drained = asyncio.Event()  # the consumer took what waited
+    end: list[_End] = []
 
     async def produce() -> None:
+        nonlocal size
         try:
             async for frame in frames:
-                await queue.put(frame)
+                pending.append(frame)
+                size += len(frame)
+                ready.set()
+                if size > MAX_BUFFERED:
+                    drained.clear()
+                    await drained.wait()
         except Exception as exc:  # handed to the consumer, which raises it
-            await queue.put(_End(exc))
+            end.append(_End(exc))
         else:
-            await queue.put(_End(None))
+            end.append(_End(None))
+        ready.set()
 
     producer = asyncio.get_running_loop().create_task(produce())
     try:
         while True:
-            try:
-                item = queue.get_nowait()  # the usual case: a frame is ready, no timer needed
-            except asyncio.QueueEmpty:
+            if not ready.is_set():
                 try:
                     async with asyncio.timeout(interval):
-                        item = await queue.get()
+                        await ready.wait()
                 except TimeoutError:
                     yield HEARTBEAT
                     continue
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
+            ready.clear()
+            if pending:
+                chunk = pending[0] if len(pending) == 1 else b"".join(pending)
+                pending.clear()
+                size = 0
+                drained.set()
+                yield chunk
+            if end and not pending:
+                if end[0].error is not None:
+                    raise end[0].error
                 return
-            yield item
     finally:
         with anyio.CancelScope(shield=True):
             if not producer.done():
