@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import codecs
-import json
-import re
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 
+from agents_core import json_codec
+
 __all__ = ["SSEDecoder", "ServerSentEvent", "encode", "encode_json", "with_heartbeat"]
 
 HEARTBEAT = b": ping\n\n"
 MAX_BUFFERED = 64 * 1024
 """Bytes of frames that may wait for a slow caller before the stream waits too."""
-LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -28,72 +26,78 @@ class ServerSentEvent:
     data: str
 
     def json(self) -> Any:
-        return json.loads(self.data)
+        return json_codec.loads(self.data)
 
 
 class SSEDecoder:
     """Incremental decoder: feed it byte chunks, get complete events.
 
-    Handles `\\n`, `\\r\\n` and `\\r` line ends, multi-line `data`, comments,
-    and UTF-8 characters split across chunks.
+    Handles `\\n`, `\\r\\n` and `\\r` line ends (a `\\r\\n` split across
+    chunks too), multi-line `data`, comments, and UTF-8 characters split
+    across chunks (lines are decoded whole; bytes that are not UTF-8 become
+    U+FFFD). Work is linear in the bytes fed: a chunk without a line end is
+    only kept until one arrives.
     """
 
     def __init__(self) -> None:
-        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
-        self._scanned = 0
+        self._partial: list[bytes] = []  # chunks of a line not ended yet
+        self._after_cr = False  # the last chunk ended with \r: a leading \n is its other half
         self._event = ""
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> Iterator[ServerSentEvent]:
-        self._buffer += self._text.decode(chunk)
-        while True:
-            line, found = self._take_line()
-            if not found:
-                return
+        if self._after_cr:
+            self._after_cr = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        if b"\n" not in chunk and b"\r" not in chunk:
+            if chunk:
+                self._partial.append(chunk)
+            return
+        if self._partial:
+            chunk = b"".join((*self._partial, chunk))
+            self._partial.clear()
+        if b"\r" in chunk:
+            self._after_cr = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = chunk.rfind(b"\n")
+        if end + 1 < len(chunk):
+            self._partial.append(chunk[end + 1 :])
+        yield from self._lines(chunk[: end + 1])
+
+    def close(self) -> Iterator[ServerSentEvent]:
+        """Flush at end of stream: a final frame without its blank line still counts."""
+        rest = b"".join(self._partial)
+        self._partial.clear()
+        if rest:
+            yield from self._lines(rest + b"\n")
+        event = self._line(b"")
+        if event is not None:
+            yield event
+
+    def _lines(self, text: bytes) -> Iterator[ServerSentEvent]:
+        """Each line of `text` (which ends with `\\n`), in order."""
+        for line in text[:-1].split(b"\n"):
             event = self._line(line)
             if event is not None:
                 yield event
 
-    def close(self) -> Iterator[ServerSentEvent]:
-        """Flush at end of stream: a final frame without its blank line still counts."""
-        self._buffer += self._text.decode(b"", final=True)
-        if self._buffer:
-            event = self._line(self._buffer)
-            self._buffer = ""
-            if event is not None:
-                yield event
-        event = self._line("")
-        if event is not None:
-            yield event
-
-    def _take_line(self) -> tuple[str, bool]:
-        # Resume the search where the last one stopped: long lines arrive in many chunks.
-        match = LINE_END.search(self._buffer, self._scanned)
-        if match is None or (match.group() == "\r" and match.end() == len(self._buffer)):
-            # No line end yet, or a lone \r that may be half of \r\n.
-            self._scanned = max(0, len(self._buffer) - 1)
-            return "", False
-        line = self._buffer[: match.start()]
-        self._buffer = self._buffer[match.end() :]
-        self._scanned = 0
-        return line, True
-
-    def _line(self, line: str) -> ServerSentEvent | None:
+    def _line(self, line: bytes) -> ServerSentEvent | None:
         if not line:
             if not self._data and not self._event:
                 return None
             event = ServerSentEvent(self._event, "\n".join(self._data))
             self._event, self._data = "", []
             return event
-        if line.startswith(":"):
+        if line[0] == 0x3A:  # ":" opens a comment
             return None
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            self._event = value
-        elif name == "data":
-            self._data.append(value)
+        name, _, value = line.partition(b":")
+        if value[:1] == b" ":
+            value = value[1:]
+        if name == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
         return None
 
 
@@ -105,7 +109,8 @@ def encode(data: str, event: str | None = None) -> bytes:
 
 def encode_json(payload: Any, event: str | None = None) -> bytes:
     """One SSE frame carrying compact JSON."""
-    return encode(json.dumps(payload, separators=(",", ":"), ensure_ascii=False), event)
+    head = b"event: " + event.encode() + b"\ndata: " if event else b"data: "
+    return head + json_codec.dumps(payload) + b"\n\n"
 
 
 async def with_heartbeat(

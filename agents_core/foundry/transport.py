@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -31,7 +30,7 @@ from typing import Any, Literal, Protocol, Self
 
 import httpx
 
-from agents_core import telemetry
+from agents_core import json_codec, telemetry
 from agents_core.errors import (
     REQUEST_ID,
     AdapterError,
@@ -155,7 +154,7 @@ class UpstreamFailure:
     @classmethod
     def parse(cls, body: bytes) -> UpstreamFailure:
         try:
-            payload = json.loads(body)
+            payload = json_codec.loads(body)
         except ValueError:
             return cls(None, body[:300].decode("utf-8", "replace").strip(), None)
         error = payload.get("error", payload) if isinstance(payload, dict) else {}
@@ -397,7 +396,7 @@ class Transport:
         """One JSON request; the decoded JSON object of a 2xx answer."""
         response = await self.send(request, project, stream=False)
         try:
-            payload = response.json()
+            payload = json_codec.loads(response.content)
         except ValueError:
             raise UpstreamError("Foundry returned a body that is not JSON") from None
         if not isinstance(payload, dict):
@@ -592,7 +591,7 @@ class RunStream:
         if name == "done" or data == "[DONE]":
             return None
         try:
-            payload = json.loads(data)
+            payload = json_codec.loads(data)
         except ValueError:
             return None
         if name == "error":

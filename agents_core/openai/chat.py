@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents_core import runs
+from agents_core import json_codec, runs
 from agents_core.errors import AdapterError
 from agents_core.openai.chat_input import ChatRequest
 from agents_core.openai.citations import Citations, chat_annotation
@@ -88,6 +88,9 @@ class _Cited:
         return text, [chat_annotation(item, self._model) for item in moved]
 
 
+_SLOT = "\x00text\x00"
+
+
 def _completion_id(run_id: str) -> str:
     return f"chatcmpl-{run_id}"
 
@@ -159,9 +162,15 @@ class ChatStream:
     request_id: str
     created: int = field(default_factory=lambda: int(time.time()))
     citations: _Cited = field(init=False)
+    _text_frame: tuple[bytes, bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         self.citations = _Cited(self.request)
+        # A text delta's frame is this chunk with only the text changing: encoded once.
+        head, _, tail = encode_json(self._chunk({"content": _SLOT})).rpartition(
+            json_codec.dumps(_SLOT)
+        )
+        self._text_frame = (head, tail)
 
     @property
     def thread_id(self) -> str:
@@ -201,10 +210,11 @@ class ChatStream:
         async for event in self.run:
             if isinstance(event, TextDelta):
                 piece, cited = self.citations.apply(event)
-                delta: dict[str, Any] = {"content": piece}
-                if cited:
-                    delta["annotations"] = cited
-                yield encode_json(self._chunk(delta))
+                if not cited:
+                    head, tail = self._text_frame
+                    yield head + json_codec.dumps(piece) + tail
+                    continue
+                yield encode_json(self._chunk({"content": piece, "annotations": cited}))
             elif isinstance(event, RunEnded):
                 reason = finish_reason(event.run)
                 if reason == "tool_calls":
