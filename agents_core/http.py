@@ -283,7 +283,7 @@ class Handlers:
         from agents_core.openai import responses_input
 
         runtime = await self._authorize(request)
-        value = request.url.path.split("/v1/responses/", 1)[-1].removesuffix("/cancel")
+        value = _path(request).split("/v1/responses/", 1)[-1].removesuffix("/cancel")
         where = responses_input.ResponseId.parse(value)
         return runtime, where, runtime.agent(where.model)
 
@@ -312,14 +312,14 @@ class Handlers:
 
     async def _get_model(self, request: Request, request_id: str) -> Response:
         runtime = await self._authorize(request)
-        name = request.url.path.split("/v1/models/", 1)[-1]
+        name = _path(request).split("/v1/models/", 1)[-1]
         runtime.agent(name)
         return JSONResponse(model_entry(name))
 
     async def _file_content(self, request: Request, request_id: str) -> Response:
         """A file an agent produced or cited, streamed from the agent's project."""
         runtime = await self._authorize(request)
-        file_id = request.url.path.split("/v1/files/", 1)[-1].removesuffix("/content")
+        file_id = _path(request).split("/v1/files/", 1)[-1].removesuffix("/content")
         if not THREAD_ID.fullmatch(file_id):
             raise InvalidRequest("not a valid file id", param="file_id")
         model = request.query_params.get("model")
@@ -348,7 +348,7 @@ class Handlers:
         )
 
     def _a2a_agent(self, runtime: Runtime, request: Request) -> AgentSpec:
-        name = request.url.path.split("/a2a/", 1)[-1].split("/", 1)[0]
+        name = _path(request).split("/a2a/", 1)[-1].split("/", 1)[0]
         return self._a2a_named(runtime, name)
 
     @staticmethod
@@ -467,6 +467,16 @@ def _omission_headers(
             "not forwarded: %s; adjusted: %s", ", ".join(dropped) or "-", ", ".join(adjusted) or "-"
         )
     return headers
+
+
+def _path(request: Request) -> str:
+    """The decoded request path as sent.
+
+    `request.url` drops control characters: a CR LF inside an id would vanish
+    there, and another id reach the upstream.
+    """
+    path = request.scope.get("path")
+    return path if isinstance(path, str) else request.url.path
 
 
 def _thread_id(in_body: str | None, in_header: str | None) -> str | None:
