@@ -387,3 +387,55 @@ def test_file_links_belong_to_their_caller(start_adapter: Any, emulator: str, ki
     assert mine.content == b"demo file output.txt\n"
     theirs = httpx.get(part["url"], headers={"Authorization": "Bearer key-two-0123456789"})
     assert theirs.status_code == 404
+
+
+def input_required_task(url: str, **fields: Any) -> dict[str, Any]:
+    task = result(url, "SendMessage", {"message": message("tck-input-required", **fields)})["task"]
+    assert task["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+    return dict(task)
+
+
+def test_an_input_required_task_can_be_cancelled(url: str) -> None:
+    """CORE-CANCEL-001, both kinds: a versioned agent's waiting calls are answered as cancelled."""
+    task = input_required_task(url)
+    canceled = result(url, "CancelTask", {"id": task["id"]})
+    assert (canceled["id"], canceled["status"]["state"]) == (task["id"], "TASK_STATE_CANCELED")
+    got = result(url, "GetTask", {"id": task["id"]})
+    assert got["status"]["state"] == "TASK_STATE_CANCELED"
+    assert error(url, "CancelTask", {"id": task["id"]})["code"] == -32002
+    answer = message(taskId=task["id"], contextId=task["contextId"])
+    assert error(url, "SendMessage", {"message": answer})["code"] == -32004
+    outputs = [{"tool_call_id": "call_x", "output": "late"}]
+    answer["parts"] = [{"data": {"tool_outputs": outputs}}]
+    assert error(url, "SendMessage", {"message": message(**answer)})["code"] in (-32004, -32602)
+    # the conversation goes on after the cancelled calls
+    later = result(url, "SendMessage", {"message": message(contextId=task["contextId"])})["task"]
+    assert later["status"]["state"] == "TASK_STATE_COMPLETED"
+
+
+def test_an_answered_task_keeps_its_id_through_the_continuation(url: str) -> None:
+    """A versioned agent's results go to a new response; the task is still the same task."""
+    task = input_required_task(url)
+    answer = message(taskId=task["id"], contextId=task["contextId"])
+    done = result(url, "SendMessage", {"message": answer})["task"]
+    assert (done["id"], done["status"]["state"]) == (task["id"], "TASK_STATE_COMPLETED")
+    assert done["history"][0]["taskId"] == task["id"]
+    got = result(url, "GetTask", {"id": task["id"]})
+    assert got["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert got["artifacts"][0]["parts"] == [{"text": "Hello from TCK"}]
+    assert error(url, "SendMessage", {"message": message(taskId=task["id"])})["code"] == -32004
+
+
+def test_a_subscription_ends_when_the_task_it_follows_completes(url: str) -> None:
+    """STREAM-SUB-002, both kinds: the answer arrives from another request."""
+    task = input_required_task(url)
+    payload = {"jsonrpc": "2.0", "id": 9, "method": "SubscribeToTask", "params": {"id": task["id"]}}
+    with httpx.stream("POST", url, json=payload, headers=V1, timeout=30) as events:
+        lines = events.iter_lines()
+        first = next(line for line in lines if line.startswith("data:"))
+        assert json.loads(first[5:])["result"]["task"]["id"] == task["id"]
+        answer = message(taskId=task["id"])
+        assert "result" in call(url, "SendMessage", {"message": answer}).json()
+        frames = [json.loads(line[5:])["result"] for line in lines if line.startswith("data:")]
+    last = frames[-1]["statusUpdate"]
+    assert (last["taskId"], last["status"]["state"]) == (task["id"], "TASK_STATE_COMPLETED")

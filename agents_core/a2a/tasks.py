@@ -84,6 +84,8 @@ MESSAGE_ID_KEY = "a2a_message_id"  # Foundry metadata: values up to 512 characte
 OUTPUT_MODES = ("text/plain", "text/*", "text", "*/*")
 LIST_SCAN = 1000  # ListTasks without contextId: the project's newest threads it reads
 LIST_CONTEXTS = 50  # ... and the most of the caller's conversations whose runs it lists
+MAX_CHAIN = 16  # versioned agents: responses one task may span (function results continue it)
+MAX_CHAIN_PAGES = 10  # ... and pages of a conversation's responses read to find the next one
 STAMPS = {  # when a run entered its status (threads API fields; responses have created_at)
     "queued": "created_at",
     "in_progress": "started_at",
@@ -143,8 +145,8 @@ def _agent_message(context_id: str, task: str, parts: list[Part], key: str = "")
     )
 
 
-def _status(run: Run) -> TaskStatus:
-    """The task status for a run, with a message saying why when it needs one."""
+def _status(run: Run, task: str = "") -> TaskStatus:
+    """The task status for a run (of task `task`, else its own), with a message saying why."""
     status = run.status
     context_id, run_id = run.thread_id, run.id
     result = _state(STATES.get(status, TaskState.TASK_STATE_WORKING), _entered(run))
@@ -162,7 +164,8 @@ def _status(run: Run) -> TaskStatus:
         parts.append(data)
     if parts:
         key = f"{run_id}-{status}-{len(run.tool_calls)}"
-        result.message.CopyFrom(_agent_message(context_id, task_id(context_id, run_id), parts, key))
+        owner = task or task_id(context_id, run_id)
+        result.message.CopyFrom(_agent_message(context_id, owner, parts, key))
     return result
 
 
@@ -293,14 +296,23 @@ class TaskService:
         )
 
     async def _start(self, plan: RunPlan) -> RunStream:
-        answer = plan.tool_answer
-        if answer is not None and answer.outputs and not answer.outputs[0]["tool_call_id"]:
-            plan = await self._single_call_answer(answer)
-        return await runs.start(self.foundry, self.project, plan)
+        return await runs.start(self.foundry, self.project, await self._prepare(plan))
 
-    async def _single_call_answer(self, answer: ToolAnswer) -> RunPlan:
-        """Plain text answers the task's one pending call."""
-        run = await self._run(answer.thread_id, answer.run_id or "")
+    async def _prepare(self, plan: RunPlan) -> RunPlan:
+        """A reply to an input-required task, aimed at the run that waits for it.
+
+        Plain text answers the one pending call. For versioned agents the
+        waiting response is the last of the task's chain (see `_latest`), and
+        a task that no longer waits takes no input; a classic run that does
+        not wait is refused by Foundry itself.
+        """
+        answer = plan.tool_answer
+        single = (
+            answer is not None and bool(answer.outputs) and not answer.outputs[0]["tool_call_id"]
+        )
+        if answer is None or not (single or self.versioned):
+            return plan
+        run = await self._latest(answer.thread_id, answer.run_id or "")
         calls = run.tool_calls
         if run.status != "requires_action":
             raise RpcError(
@@ -308,15 +320,50 @@ class TaskService:
                 f"task is {state_name(run.status)} and takes no more input; "
                 "send a new message with the same contextId to continue the conversation",
             )
-        if len(calls) != 1:
-            raise RpcError(
-                INVALID_PARAMS,
-                "the agent waits for several tool results: send a data part "
-                '{"tool_outputs": [{"tool_call_id": ..., "output": ...}]}',
-            )
-        outputs = [{"tool_call_id": calls[0].id, "output": answer.outputs[0]["output"]}]
-        answer = ToolAnswer(answer.thread_id, answer.run_id, outputs)
+        outputs = answer.outputs
+        if single:
+            if len(calls) != 1:
+                raise RpcError(
+                    INVALID_PARAMS,
+                    "the agent waits for several tool results: send a data part "
+                    '{"tool_outputs": [{"tool_call_id": ..., "output": ...}]}',
+                )
+            outputs = [{"tool_call_id": calls[0].id, "output": answer.outputs[0]["output"]}]
+        answer = ToolAnswer(answer.thread_id, run.id, outputs)
         return RunPlan(None, {"assistant_id": self.agent_id}, answer)
+
+    async def _latest(self, thread_id: str, run_id: str) -> Run:
+        """The run a task stands at now: its own, or for versioned agents its chain's last.
+
+        A versioned agent's function results go to a new response in the
+        same conversation, so a task is a chain of responses: each one whose
+        calls were answered (`completed` with calls, see
+        `ResponsesClient.get_run`) is followed by the next response of the
+        conversation. The task keeps the first response's id throughout.
+        """
+        run = await self._run(thread_id, run_id)
+        for _ in range(MAX_CHAIN):
+            if not (self.versioned and run.status == "completed" and run.tool_calls):
+                break
+            following = await self._following(thread_id, run.id)
+            if following is None:
+                break
+            run = await self._run(thread_id, following)
+        return run
+
+    async def _following(self, thread_id: str, run_id: str) -> str | None:
+        """The response created right after `run_id` in its conversation, if any."""
+        newer: str | None = None
+        cursor: str | None = None
+        for _ in range(MAX_CHAIN_PAGES):
+            page, cursor = await self.foundry.list_runs(self.project, thread_id, 100, cursor)
+            for run in page:
+                if run.id == run_id:
+                    return newer
+                newer = run.id
+            if not cursor:
+                break
+        return None
 
     async def _run(self, thread_id: str, run_id: str) -> Run:
         try:
@@ -331,6 +378,7 @@ class TaskService:
         plan = self._plan(request)
         if not blocking:
             return await self._send_in_background(request, plan, history_length)
+        owner = plan.tool_answer.run_id if plan.tool_answer else None
         text: list[str] = []
         annotations: list[Annotation] = []
         hint = "use streaming (message/stream, SendStreamingMessage) for long tasks"
@@ -343,8 +391,8 @@ class TaskService:
                     text.append(event.text)
                     annotations.extend(event.annotations)
         assert run.started is not None and run.ended is not None
-        task = await self._task(run.ended.run, "".join(text), annotations)
-        task.history.append(self._echo(request, run.started))
+        task = await self._task(run.ended.run, "".join(text), annotations, owner)
+        task.history.append(self._echo(request, run.started, owner))
         return SendMessageResponse(task=_limit_history(task, history_length))
 
     async def _send_in_background(
@@ -382,18 +430,25 @@ class TaskService:
                     return SendMessageResponse(task=_limit_history(task, history_length))
         raise UpstreamError("Foundry stream ended before the run started")
 
-    def _echo(self, request: SendMessageRequest, started: RunStarted) -> Message:
+    def _echo(
+        self, request: SendMessageRequest, started: RunStarted, owner: str | None = None
+    ) -> Message:
         message = Message()
         message.CopyFrom(request.message)
         message.context_id = started.thread_id
-        message.task_id = task_id(started.thread_id, started.run_id)
+        message.task_id = task_id(started.thread_id, owner or started.run_id)
         return message
 
     async def _task(
-        self, run: Run, text: str | None = None, annotations: list[Annotation] | None = None
+        self,
+        run: Run,
+        text: str | None = None,
+        annotations: list[Annotation] | None = None,
+        owner: str | None = None,
     ) -> Task:
-        """The task of a run; its reply as streamed (`text`), else as the upstream keeps it."""
-        task = TaskRef(run.thread_id, run.id).task(_status(run))
+        """The task at a run (of task `owner`, else its own); its reply as streamed, else read."""
+        ref = TaskRef(run.thread_id, owner or run.id)
+        task = ref.task(_status(run, ref.id))
         parts = await self._reply(run, text, annotations or [])
         if parts:
             task.artifacts.append(_artifact(parts))
@@ -417,19 +472,21 @@ class TaskService:
     ) -> AsyncGenerator[StreamResponse, None]:
         """Start the run (errors surface before any frame), then stream its events."""
         plan = self._plan(request)
-        answer = plan.tool_answer
-        if answer is not None and answer.outputs and not answer.outputs[0]["tool_call_id"]:
-            plan = await self._single_call_answer(answer)
-        opened = await runs.open_started(self.foundry, self.project, plan)
-        return self._stream_events(opened.run, opened.started, request)
+        owner = plan.tool_answer.run_id if plan.tool_answer else None
+        opened = await runs.open_started(self.foundry, self.project, await self._prepare(plan))
+        return self._stream_events(opened.run, opened.started, request, owner)
 
     async def _stream_events(
-        self, stream: RunStream, started: RunStarted, request: SendMessageRequest
+        self,
+        stream: RunStream,
+        started: RunStarted,
+        request: SendMessageRequest,
+        owner: str | None = None,
     ) -> AsyncGenerator[StreamResponse, None]:
-        ref = TaskRef(started.thread_id, started.run_id)
+        ref = TaskRef(started.thread_id, owner or started.run_id)
         try:
             task = ref.task(_state(TaskState.TASK_STATE_WORKING))
-            task.history.append(self._echo(request, started))
+            task.history.append(self._echo(request, started, owner))
             yield StreamResponse(task=task)
             chunks = 0
             reply = ReplyStream(self.files)
@@ -446,7 +503,7 @@ class TaskService:
                             yield ref.artifact_event(whole, append=False, last=True)
                         elif chunks:
                             yield ref.artifact_event([Part(text="")], append=True, last=True)
-                        yield ref.status_event(_status(event.run))
+                        yield ref.status_event(_status(event.run, ref.id))
         except AdapterError as exc:
             failed = _state(TaskState.TASK_STATE_FAILED)
             reason = [Part(text=f"{exc.code}: {exc.message}")]
@@ -458,7 +515,7 @@ class TaskService:
     async def get(self, value: str, history_length: int | None = None) -> Task:
         """The task from its run; history is the agent's reply (the thread holds the rest)."""
         thread_id, run_id = _split_task_id(value)
-        task = await self._task(await self._run(thread_id, run_id))
+        task = await self._task(await self._latest(thread_id, run_id), owner=run_id)
         reply = [part for artifact in task.artifacts for part in artifact.parts]
         if reply:
             task.history.append(_agent_message(thread_id, task.id, reply))
@@ -466,16 +523,16 @@ class TaskService:
 
     async def cancel(self, value: str) -> Task:
         thread_id, run_id = _split_task_id(value)
-        run = await self._run(thread_id, run_id)
+        run = await self._latest(thread_id, run_id)
         if run.terminal:
             raise RpcError(TASK_NOT_CANCELABLE, f"task is already {state_name(run.status)}")
         try:
-            run = await runs.cancel(self.foundry, self.project, thread_id, run_id)
+            run = await runs.cancel(self.foundry, self.project, thread_id, run.id)
         except NotFound:
             raise RpcError(TASK_NOT_FOUND, f"task {value!r} not found") from None
         except AdapterError as exc:
             raise RpcError(TASK_NOT_CANCELABLE, exc.message) from None
-        return await self._task(run, "")
+        return await self._task(run, "", owner=run_id)
 
     async def subscribe(self, value: str) -> AsyncGenerator[StreamResponse, None]:
         """Follow a task by polling its run: Foundry cannot re-attach to a run's stream.
@@ -486,37 +543,36 @@ class TaskService:
         resubscribe.
         """
         thread_id, run_id = _split_task_id(value)
-        run = await self._run(thread_id, run_id)
+        run = await self._latest(thread_id, run_id)
         if run.terminal:
             raise RpcError(
                 UNSUPPORTED_OPERATION,
                 f"task is {state_name(run.status)}: there is nothing to subscribe to; "
                 "GetTask returns it",
             )
-        return self._follow(run)
+        return self._follow(TaskRef(thread_id, run_id), run)
 
-    async def _follow(self, run: Run) -> AsyncGenerator[StreamResponse, None]:
-        ref = TaskRef(run.thread_id, run.id)
-        yield StreamResponse(task=ref.task(_status(run)))
+    async def _follow(self, ref: TaskRef, run: Run) -> AsyncGenerator[StreamResponse, None]:
+        yield StreamResponse(task=ref.task(_status(run, ref.id)))
         deadline = time.monotonic() + self.deadline
         last = run.status
         wait, polls = POLL_INTERVAL, 0
         while not run.terminal and time.monotonic() < deadline and polls < MAX_POLLS:
             await asyncio.sleep(wait)
-            run = await self._run(ref.thread_id, ref.run_id)
+            run = await self._latest(ref.thread_id, ref.run_id)
             polls += 1
             wait = min(wait * 1.5, MAX_POLL_INTERVAL)  # a task that changes is polled anew
             if run.status != last:
                 wait = POLL_INTERVAL
                 last = run.status
                 if last not in TERMINAL:
-                    yield ref.status_event(_status(run))
+                    yield ref.status_event(_status(run, ref.id))
         if not run.terminal:
             return  # the deadline passed with the task still open: the caller resubscribes
         parts = await self._reply(run, None, [])
         if parts:
             yield ref.artifact_event(parts, append=False, last=True)
-        yield ref.status_event(_status(run))
+        yield ref.status_event(_status(run, ref.id))
 
     async def _context_tasks(self, context_id: str, wanted: Any) -> list[Task]:
         """The tasks of one conversation in state `wanted` (all when None); none if it is gone."""

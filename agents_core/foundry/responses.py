@@ -23,7 +23,8 @@ name) need nothing, the others are reported on the stream (`dropped`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -62,6 +63,8 @@ AGENT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 AGENT_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 UPSTREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 ASKS_CALLER = ("mcp_approval_request", "oauth_consent_request")
+CANCELED_OUTPUT = "canceled: the caller canceled this task; the function was not run"
+"""The result `cancel_run` gives each function call a cancelled response was waiting on."""
 
 
 def agent_reference(agent_id: str) -> dict[str, str]:
@@ -352,13 +355,69 @@ class ResponsesClient:
         return self._stream(project, body, thread_id)
 
     async def get_run(self, project: Project, thread_id: str, run_id: str) -> Run:
-        return normalize(await self._json(project, "GET", f"{RESPONSES}/{run_id}"), thread_id)
+        """The response; one that waited for function results says whether it got them.
+
+        A response that ended with function calls waits (`requires_action`)
+        until the conversation holds their outputs, right after its own
+        output items: then it is `completed` (a follow-up response took the
+        results on) or `cancelled` (the outputs are `cancel_run`'s marker).
+        That costs one more read, of the conversation's items, only for
+        responses with calls.
+        """
+        response = await self._json(project, "GET", f"{RESPONSES}/{run_id}")
+        run = normalize(response, thread_id)
+        if run.status != "requires_action" or not run.tool_calls:
+            return run
+        outputs = await self._outputs(project, thread_id, response)
+        if not all(call.id in outputs for call in run.tool_calls):
+            return run
+        if all(outputs[call.id] == CANCELED_OUTPUT for call in run.tool_calls):
+            return replace(run, status="cancelled")
+        return replace(run, status="completed")
+
+    async def _outputs(
+        self, project: Project, conversation: str, response: dict[str, Any]
+    ) -> dict[str, str]:
+        """`function_call_output` items that follow the response's output in its conversation."""
+        output = [item for item in response.get("output") or [] if isinstance(item, dict)]
+        last = str(output[-1].get("id") or "") if output else ""
+        if not UPSTREAM_ID.fullmatch(last) or not UPSTREAM_ID.fullmatch(conversation):
+            return {}
+        params = {"order": "asc", "after": last, "limit": 20}
+        try:
+            page = await self._json(
+                project, "GET", f"{CONVERSATIONS}/{conversation}/items", None, params
+            )
+        except (NotFound, InvalidRequest):
+            return {}  # the conversation or the item is gone: nothing answered it here
+        found: dict[str, str] = {}
+        for item in page.get("data") or []:
+            if not isinstance(item, dict) or item.get("type") != "function_call_output":
+                break
+            output_value = item.get("output")
+            found[str(item.get("call_id"))] = output_value if isinstance(output_value, str) else ""
+        return found
 
     async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> Run:
-        """`POST /openai/v1/responses/{id}/cancel`: only background responses can be cancelled.
+        """Cancel a background response, or the function calls a finished response waits on.
 
-        A streamed (non-background) response stops when the request streaming it goes away.
+        A background response still running: `POST /openai/v1/responses/{id}/cancel`.
+        A response that ended with function calls waits for their results:
+        each call is answered with `CANCELED_OUTPUT`, added to the
+        conversation (`POST .../items`, rule 22), so the conversation goes on
+        without them and the response reads as `cancelled` from then on. A
+        streamed (non-background) response stops when the request streaming
+        it goes away, and cannot be cancelled from another request.
         """
+        run = await self.get_run(project, thread_id, run_id)
+        if run.status == "requires_action" and run.tool_calls:
+            items = [
+                {"type": "function_call_output", "call_id": call.id, "output": CANCELED_OUTPUT}
+                for call in run.tool_calls
+            ]
+            path = f"{CONVERSATIONS}/{thread_id}/items"
+            await self._json(project, "POST", path, {"items": items})
+            return replace(run, status="cancelled", cancelled_at=int(time.time()))
         try:
             response = await self._json(project, "POST", f"{RESPONSES}/{run_id}/cancel", {})
         except InvalidRequest as exc:
