@@ -27,6 +27,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
+from urllib.parse import urlencode
 
 import httpx
 
@@ -342,14 +343,17 @@ class Transport:
         _check_path(path)
         version = self._versions[api]
         query = {"api-version": version} if version else {}
+        if params:
+            query.update(params)
+        url = f"{project.endpoint}{path}"
+        if query:
+            url = f"{url}?{urlencode(query)}"
         headers = {"Authorization": f"Bearer {project.token}", "Accept": "application/json"}
-        return self._http.build_request(
-            method,
-            f"{project.endpoint}{path}",
-            params={**query, **(params or {})},
-            json=body,
-            headers=headers,
-        )
+        if body is None:
+            return httpx.Request(method, url, headers=headers)
+        headers["Content-Type"] = "application/json"
+        # Built directly, not through `AsyncClient.build_request`: a third of the CPU.
+        return httpx.Request(method, url, headers=headers, content=json_codec.dumps(body))
 
     async def send(
         self, request: httpx.Request, project: Project, *, stream: bool
