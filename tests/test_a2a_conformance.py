@@ -439,3 +439,42 @@ def test_a_subscription_ends_when_the_task_it_follows_completes(url: str) -> Non
         frames = [json.loads(line[5:])["result"] for line in lines if line.startswith("data:")]
     last = frames[-1]["statusUpdate"]
     assert (last["taskId"], last["status"]["state"]) == (task["id"], "TASK_STATE_COMPLETED")
+
+
+def test_v03_part_without_a_kind_is_32602(url: str) -> None:
+    """The 0.3 schema requires each part's `kind`: a part without one is invalid params."""
+    sent = {"kind": "message", "role": "user", "messageId": "m-kindless"}
+    sent["parts"] = [{"type": "unsupported_type", "text": "no kind"}]
+    body = call(url, "message/send", {"message": sent}, headers={}).json()
+    assert body["error"]["code"] == -32602 and "kind" in body["error"]["message"]
+
+
+def v03(message_id: str, text: str = "Hello from TCK!", **fields: Any) -> dict[str, Any]:
+    parts = [{"kind": "text", "text": text}]
+    return {"kind": "message", "role": "user", "messageId": message_id, "parts": parts, **fields}
+
+
+def v03_result(url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    body = call(url, method, params, headers={}).json()
+    assert "result" in body, body
+    return dict(body["result"])
+
+
+def test_v03_kit_tasks_stay_open_for_more_messages_and_cancel(url: str) -> None:
+    """The 0.3 kit's flows: plain messages open tasks it continues, reads back and cancels."""
+    opened = v03_result(url, "message/send", {"message": v03("test-history-create-message-id-1")})
+    assert opened["status"]["state"] == "input-required"
+    for index in range(3):
+        answer = v03(f"test-history-message-{index}", f"Follow-up {index}", taskId=opened["id"])
+        again = v03_result(url, "message/send", {"message": answer})
+        assert (again["id"], again["status"]["state"]) == (opened["id"], "input-required")
+    got = v03_result(url, "tasks/get", {"id": opened["id"], "historyLength": 2})
+    assert 1 <= len(got["history"]) <= 2 and got["history"][-1]["role"] == "agent"
+    done = v03_result(url, "message/send", {"message": v03("m-done", "done", taskId=opened["id"])})
+    assert (done["id"], done["status"]["state"]) == (opened["id"], "completed")
+
+    to_cancel = v03_result(url, "message/send", {"message": v03("cancel-test-message-id-1")})
+    canceled = v03_result(url, "tasks/cancel", {"id": to_cancel["id"]})
+    assert (canceled["id"], canceled["status"]["state"]) == (to_cancel["id"], "canceled")
+    body = call(url, "tasks/cancel", {"id": to_cancel["id"]}, headers={}).json()
+    assert body["error"]["code"] == -32002

@@ -513,12 +513,17 @@ class TaskService:
             await stream.__aexit__(None, None, None)
 
     async def get(self, value: str, history_length: int | None = None) -> Task:
-        """The task from its run; history is the agent's reply (the thread holds the rest)."""
+        """The task from its run; history is the agent's reply, or the question it waits on.
+
+        The caller's own messages stay in the Foundry thread.
+        """
         thread_id, run_id = _split_task_id(value)
         task = await self._task(await self._latest(thread_id, run_id), owner=run_id)
         reply = [part for artifact in task.artifacts for part in artifact.parts]
         if reply:
             task.history.append(_agent_message(thread_id, task.id, reply))
+        elif task.status.HasField("message"):  # what the agent asked for, or why it failed
+            task.history.append(task.status.message)
         return _limit_history(task, history_length)
 
     async def cancel(self, value: str) -> Task:

@@ -184,6 +184,7 @@ class Call:
     def send_request(self) -> SendMessageRequest:
         """The message to send, as 1.0 types whatever the caller's version."""
         if self.version == "0.3":
+            _check_part_kinds(self.params)
             params = _compat(t03.MessageSendParams, self.params)
             request = v03.to_core_send_message_request(
                 t03.SendMessageRequest(id=self.id or 0, params=params)
@@ -324,6 +325,21 @@ def message_content(part: Part, index: int) -> dict[str, Any]:
         CONTENT_TYPE_NOT_SUPPORTED,
         f"message part {index} ({media or kind}) is not supported: send text, data, or image files",
     )
+
+
+PART_KINDS = ("text", "file", "data")
+
+
+def _check_part_kinds(params: dict[str, Any]) -> None:
+    """0.3 parts name their `kind` (the schema requires it); one without is -32602."""
+    message = params.get("message")
+    parts = message.get("parts") if isinstance(message, dict) else None
+    for index, part in enumerate(parts if isinstance(parts, list) else []):
+        if isinstance(part, dict) and part.get("kind") not in PART_KINDS:
+            raise RpcError(
+                INVALID_PARAMS,
+                f"params.message.parts[{index}].kind must be one of {', '.join(PART_KINDS)}",
+            )
 
 
 def _parse(params: dict[str, Any], message: Any) -> Any:

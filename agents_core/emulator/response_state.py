@@ -175,6 +175,7 @@ class ResponseState:
     sequence: int = 0
     cancel_requested: bool = False
     text_format: JSON = field(default_factory=lambda: {"type": "text"})
+    message_id: str = ""  # the A2A message id the agent's turn read (see `agents.Turn`)
 
     @property
     def ended(self) -> bool:

@@ -7,6 +7,8 @@ sends none), the `/agents` routes require it like the classic API.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse, Response
 
@@ -20,6 +22,7 @@ from .prompt_agents import CreateVersionIn
 from .response_engine import DELTA_EVENTS
 from .response_state import ResponseState, agent_turn, parse_response_body
 from .store import paginate
+from .versioned import Foundry
 
 OPENAI_PREFIX = "/openai/v1"
 
@@ -130,7 +133,11 @@ async def create_response(call: Call) -> Response:
         conversation.append(new)
     response = ResponseState(agent, body, seen, fault=call.run_fault)
     foundry.responses[response.id] = response
-    foundry.engine.start(response, agent_turn(agent, seen, new, body), conversation)
+    turn = agent_turn(agent, seen, new, body)
+    if not turn.message_id:
+        turn = replace(turn, message_id=_answered_message_id(foundry, new))
+    response.message_id = turn.message_id
+    foundry.engine.start(response, turn, conversation)
     if body.stream:
         return event_stream(
             response.feed,
@@ -142,6 +149,24 @@ async def create_response(call: Call) -> Response:
     if not body.background:
         await response.finished.wait()
     return JSONResponse(response.to_json())
+
+
+def _answered_message_id(foundry: Foundry, new: list[JSON]) -> str:
+    """The A2A message id a follow-up carries on: the one of the response whose calls it answers.
+
+    Function results come without metadata (as a classic run's tool outputs
+    do, where the agent still reads the thread's last user message).
+    """
+    answered = {item.get("call_id") for item in new if item.get("type") == "function_call_output"}
+    if not answered:
+        return ""
+    for earlier in reversed(list(foundry.responses.values())):
+        calls = {
+            item.get("call_id") for item in earlier.output if item.get("type") == "function_call"
+        }
+        if calls & answered:
+            return earlier.message_id
+    return ""
 
 
 async def get_response(call: Call) -> Response:
