@@ -2,10 +2,12 @@
 
 `contextId` is the Foundry thread; a task is one run, its id
 `<thread_id>.<run_id>`, so any instance answers `GetTask`, `CancelTask` and
-resubscribe from Foundry alone. Runs map to task states; agent text becomes
-the `response` artifact, streamed as artifact updates as it arrives. A run
+resubscribe from Foundry alone. Runs map to task states; the agent's reply
+becomes the `response` artifact (text, the files it generated, structured
+output: see `parts`), streamed as artifact updates as it arrives. A run
 waiting for function results is `input-required`; the caller's next
-message on that task carries the results and continues the same run.
+message on that task carries the results and continues the same run (for
+versioned agents, a new response of the same task: see `_latest`).
 """
 
 from __future__ import annotations
