@@ -109,6 +109,11 @@ def test_completion_on_a_new_thread_is_one_upstream_request(
     assert raw.headers["x-request-id"].startswith("req_")
     assert "x-dropped-params" not in raw.headers and "x-adjusted-params" not in raw.headers
     assert len(httpserver.log) == 1
+    upstream = httpserver.log[0][0]
+    assert upstream.headers["User-Agent"] == "foundry-agents-adapter/1.0"
+    assert upstream.headers["Content-Type"] == "application/json"
+    assert upstream.headers["Authorization"].startswith("Bearer ")
+    assert list(upstream.args) == ["api-version"]
     assert upstream_bodies(httpserver) == [
         {
             "assistant_id": "asst_test",

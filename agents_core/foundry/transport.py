@@ -305,6 +305,9 @@ class AgentDefinitions:
         return definition
 
 
+USER_AGENT = "foundry-agents-adapter/1.0"
+
+
 class Transport:
     """Requests to Foundry projects over the one shared `httpx.AsyncClient`."""
 
@@ -348,7 +351,11 @@ class Transport:
         url = f"{project.endpoint}{path}"
         if query:
             url = f"{url}?{urlencode(query)}"
-        headers = {"Authorization": f"Bearer {project.token}", "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {project.token}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
         if body is None:
             return httpx.Request(method, url, headers=headers)
         headers["Content-Type"] = "application/json"
