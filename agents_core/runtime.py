@@ -6,6 +6,8 @@ import fnmatch
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from http.cookiejar import Cookie, CookieJar
+from typing import Any
 
 import httpx
 
@@ -115,14 +117,11 @@ class Runtime:
         # dropped after 4 s, before servers with a 5 s keep-alive (uvicorn's) close them.
         from httpx_aiohttp import AiohttpTransport
 
-        limits = httpx.Limits(
-            max_connections=1000, max_keepalive_connections=100, keepalive_expiry=4.0
-        )
         http = httpx.AsyncClient(
             timeout=timeout,
-            limits=limits,
-            transport=telemetry.UpstreamTransport(AiohttpTransport(limits=limits)),
+            transport=telemetry.UpstreamTransport(AiohttpTransport(client=_upstream_session)),
             follow_redirects=False,
+            cookies=httpx.Cookies(_NoCookies()),
         )
         transport = Transport(
             http, settings.api_version, settings.retry_deadline, settings.projects_api_version
@@ -204,3 +203,29 @@ class Runtime:
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.tokens.aclose()
+
+
+def _upstream_session() -> Any:
+    """The aiohttp session under the upstream client (made in the event loop, on first use).
+
+    Its pool: at most 1,000 connections, idle ones dropped after 4 s. Its
+    cookie jar keeps nothing: the one session serves every caller, and a
+    cookie one answer set (a load balancer's affinity cookie, say) must not
+    ride along on another caller's request.
+    """
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(
+        limit=1000, keepalive_timeout=4.0, ssl=httpx.create_ssl_context()
+    )
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
+class _NoCookies(CookieJar):
+    """httpx's jar over the session: keeps no cookie either (and skips reading them)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None

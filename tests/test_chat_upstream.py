@@ -1057,3 +1057,19 @@ def test_images_pass_through_as_image_url_content(
             ],
         }
     ]
+
+
+def test_a_cookie_one_answer_sets_never_rides_on_a_later_request(
+    httpserver: HTTPServer, client: openai.OpenAI
+) -> None:
+    def with_cookie(request: Any) -> Any:
+        response = sse_response(run_events(texts=["Hi"]))
+        response.headers["Set-Cookie"] = "affinity=caller-a; Path=/"
+        return response
+
+    httpserver.expect_ordered_request(RUNS, method="POST").respond_with_handler(with_cookie)
+    expect_run(httpserver, texts=["Hello"])
+    for _ in range(2):
+        client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "Hi"}])
+    assert len(httpserver.log) == 2
+    assert "Cookie" not in httpserver.log[1][0].headers
