@@ -42,7 +42,7 @@ from agents_core.foundry.transport import (
     RunStream,
     TextDelta,
 )
-from agents_core.foundry.types import AgentInfo, Annotation, Run
+from agents_core.foundry.types import AgentInfo, Annotation, Run, RunReply
 
 __all__ = ["IdSigner", "OwnedClient"]
 
@@ -173,9 +173,10 @@ class OwnedClient:
     async def get_agent(self, project: Project, agent_id: str) -> AgentInfo:
         return await self._inner.get_agent(project, agent_id)
 
-    async def run_text(self, project: Project, thread_id: str, run_id: str) -> str:
+    async def run_reply(self, project: Project, thread_id: str, run_id: str) -> RunReply:
         thread, run = self._open_thread(thread_id), self._open_run(run_id)
-        return await self._inner.run_text(project, thread, run)
+        reply = await self._inner.run_reply(project, thread, run)
+        return replace(reply, annotations=self._annotations(reply.annotations))
 
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None

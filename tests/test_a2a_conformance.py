@@ -309,9 +309,11 @@ def test_generated_file_is_a_file_part_linking_to_the_download_route(
     part = only_file_part(task, emulated)
     query = "container_id=" in part["url"]
     assert query == (kind.name == "versioned")  # container files, as the OpenAI front doors link
-    if kind.name == "versioned":  # GetTask reads a response's annotations back (classic: text)
-        got = result(url, "GetTask", {"id": task["id"]})
-        assert got["artifacts"][0]["parts"] == task["artifacts"][0]["parts"]
+    got = result(url, "GetTask", {"id": task["id"]})  # the reply read back, annotations and all
+    assert got["artifacts"][0]["parts"] == [part]
+    listed = result(url, "ListTasks", {"contextId": task["contextId"], "includeArtifacts": True})
+    [again] = [each for each in listed["tasks"] if each["id"] == task["id"]]
+    assert again["artifacts"][0]["parts"] == [part]
     v03 = {"kind": "message", "role": "user", "messageId": f"{prefix}-v03"}
     v03["parts"] = [{"kind": "text", "text": "file please"}]
     old = call(url, "message/send", {"message": v03}, headers={}).json()["result"]

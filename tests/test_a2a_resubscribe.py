@@ -22,23 +22,23 @@ def run_reads(emulator: str) -> int:
     return int(counts.get("GET /threads/{thread_id}/runs/{run_id}", 0))
 
 
-def start_task(base: str) -> str:
+def start_task(base: str, agent: str = "echo", message_id: str = "") -> str:
     message = {
         "kind": "message",
-        "messageId": uuid.uuid4().hex,
+        "messageId": message_id or uuid.uuid4().hex,
         "role": "user",
         "parts": [{"kind": "text", "text": "hi"}],
     }
     params = {"message": message, "configuration": {"blocking": False}}
     body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": params}
-    answer = httpx.post(f"{base}/a2a/echo", json=body, timeout=30).json()
+    answer = httpx.post(f"{base}/a2a/{agent}", json=body, timeout=30).json()
     return str(answer["result"]["id"])
 
 
-def resubscribe(base: str, task_id: str) -> list[dict[str, Any]]:
+def resubscribe(base: str, task_id: str, agent: str = "echo") -> list[dict[str, Any]]:
     body = {"jsonrpc": "2.0", "id": 2, "method": "tasks/resubscribe", "params": {"id": task_id}}
     events = []
-    with httpx.stream("POST", f"{base}/a2a/echo", json=body, timeout=30) as response:
+    with httpx.stream("POST", f"{base}/a2a/{agent}", json=body, timeout=30) as response:
         for line in response.iter_lines():
             if line.startswith("data: "):
                 events.append(json.loads(line.removeprefix("data: ")))
@@ -65,3 +65,23 @@ def test_resubscribe_reads_a_bounded_number_of_times(
         events = resubscribe(emulated, task_id)  # ends with the task still open
         assert run_reads(emulator) - before == 3  # the first read, then MAX_POLLS polls
     assert events and events[-1]["result"].get("status", {}).get("state") != "completed"
+
+
+def test_resubscribe_ends_with_the_generated_file_of_a_classic_run(
+    emulated: str, slow_runs: SlowRuns
+) -> None:
+    """The final artifact is read back from the run's messages, with the file annotation."""
+    with slow_runs(1500):
+        task_id = start_task(emulated, "tck", f"tck-artifact-file-{uuid.uuid4().hex[:8]}")
+        events = [event["result"] for event in resubscribe(emulated, task_id, "tck")]
+    assert events[-1]["status"]["state"] == "completed"
+    [update] = [event for event in events if event.get("kind") == "artifact-update"]
+    [part] = update["artifact"]["parts"]
+    assert part["kind"] == "file"
+    assert (part["file"]["name"], part["file"]["mimeType"]) == ("output.txt", "text/plain")
+    assert part["file"]["uri"].startswith(f"{emulated}/v1/files/")
+    download = httpx.get(part["file"]["uri"])
+    assert (download.status_code, download.content) == (200, b"demo file output.txt\n")
+    body = {"jsonrpc": "2.0", "id": 3, "method": "tasks/get", "params": {"id": task_id}}
+    got = httpx.post(f"{emulated}/a2a/tck", json=body, timeout=30).json()["result"]
+    assert got["artifacts"][0]["parts"] == [part]

@@ -16,7 +16,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -457,16 +457,17 @@ class TaskService:
         return task
 
     async def _reply(self, run: Run, text: str | None, annotations: list[Annotation]) -> list[Part]:
-        """The reply's parts: a response carries its text and annotations, a run's are read.
+        """The reply's parts, from its text and annotations: as streamed, else as read.
 
-        A classic run's text is read from its messages (`run_text`), which
-        keeps no annotations: its generated files stay as their markers.
+        A response carries them; a classic run's are read from the messages
+        it wrote (`run_reply`, one request), as is a reply that streamed none.
         """
-        found: tuple[Annotation, ...] | list[Annotation] = annotations
+        found: Sequence[Annotation] = annotations
         if text is None and run.text is not None:
             text, found = run.text, run.annotations
         if text is None or (not text and run.status == "completed"):
-            text = await self.foundry.run_text(self.project, run.thread_id, run.id)
+            reply = await self.foundry.run_reply(self.project, run.thread_id, run.id)
+            text, found = reply.text, reply.annotations
         return reply_parts(text, found, self.files, run.json_output)
 
     async def open_stream(
@@ -581,9 +582,12 @@ class TaskService:
             yield ref.artifact_event(parts, append=False, last=True)
         yield ref.status_event(_status(run, ref.id))
 
-    async def _context_tasks(self, context_id: str, wanted: Any) -> list[Task]:
-        """The tasks of one conversation in state `wanted` (all when None); none if it is gone."""
-        tasks: list[Task] = []
+    async def _context_tasks(self, context_id: str, wanted: Any) -> list[tuple[Task, Run]]:
+        """The tasks of one conversation in state `wanted` (all when None), each with its run.
+
+        None if the conversation is gone.
+        """
+        tasks: list[tuple[Task, Run]] = []
         cursor: str | None = None
         while True:
             try:
@@ -593,7 +597,7 @@ class TaskService:
             for run in page:
                 task = TaskRef(context_id, run.id).task(_status(run))
                 if wanted is None or task.status.state == wanted:
-                    tasks.append(task)
+                    tasks.append((task, run))
             if not cursor:
                 return tasks
 
@@ -638,7 +642,7 @@ class TaskService:
         if request.context_id and not THREAD_ID.fullmatch(request.context_id):
             return response
         wanted = request.status or None
-        tasks: list[Task] = []
+        tasks: list[tuple[Task, Run]] = []
         try:
             contexts = [request.context_id] if request.context_id else await self._own_threads()
             for context_id in contexts:
@@ -649,15 +653,14 @@ class TaskService:
                     UNSUPPORTED_OPERATION, f"ListTasks needs params.contextId: {exc.message}"
                 ) from None
             raise
-        tasks.sort(key=lambda task: task.status.timestamp.seconds, reverse=True)  # stable
+        tasks.sort(key=lambda pair: pair[0].status.timestamp.seconds, reverse=True)  # stable
         page = tasks[offset : offset + limit]
-        if request.include_artifacts:
-            for task in page:
-                thread_id, run_id = _split_task_id(task.id)
-                text = await self.foundry.run_text(self.project, thread_id, run_id)
-                if text:
-                    task.artifacts.append(_artifact(reply_parts(text, (), self.files)))
-        response.tasks.extend(page)
+        if request.include_artifacts:  # the reply as GetTask reads it (a classic run's: read)
+            for task, run in page:
+                parts = await self._reply(run, None, [])
+                if parts:
+                    task.artifacts.append(_artifact(parts))
+        response.tasks.extend(task for task, _ in page)
         response.total_size = len(tasks)
         if offset + limit < len(tasks):
             response.next_page_token = str(offset + limit)

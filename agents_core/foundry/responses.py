@@ -48,6 +48,7 @@ from agents_core.foundry.types import (
     RequiredAction,
     Run,
     RunError,
+    RunReply,
     ToolCall,
     Usage,
     asks_json,
@@ -168,6 +169,7 @@ def normalize(response: dict[str, Any], conversation: str) -> Run:
         required = RequiredAction("submit_tool_outputs", calls)
     usage = response.get("usage")
     incomplete = response.get("incomplete_details")
+    reply = output_reply(output)
     return Run(
         id=str(response.get("id")),
         thread_id=conversation,
@@ -188,16 +190,8 @@ def normalize(response: dict[str, Any], conversation: str) -> Run:
         else None,
         required_action=required,
         json_output=asks_json((response.get("text") or {}).get("format")),
-        text=output_text(response),
-        annotations=tuple(
-            annotation
-            for item in output
-            if item.get("type") == "message"
-            for part in item.get("content") or []
-            if part.get("type") == "output_text"
-            for annotation in map(Annotation.parse, part.get("annotations") or [])
-            if annotation is not None
-        ),
+        text=reply.text,
+        annotations=reply.annotations,
         background=bool(response.get("background")),
     )
 
@@ -212,13 +206,14 @@ def _asked(item: dict[str, Any]) -> str:
     return f"OAuth consent for '{item.get('server_label')}' at {item.get('consent_link')}"
 
 
-def output_text(response: dict[str, Any]) -> str:
-    return "".join(
-        str(part.get("text", ""))
-        for item in response.get("output") or []
+def output_reply(output: list[dict[str, Any]]) -> RunReply:
+    """The text of a response's message items and the annotations on it."""
+    return RunReply.joined(
+        (str(part.get("text", "")), Annotation.parse_all(part.get("annotations")))
+        for item in output
         if item.get("type") == "message"
         for part in item.get("content") or []
-        if part.get("type") == "output_text"
+        if isinstance(part, dict) and part.get("type") == "output_text"
     )
 
 
@@ -437,8 +432,11 @@ class ResponsesClient:
             str(latest.get("description") or agent.get("description") or ""),
         )
 
-    async def run_text(self, project: Project, thread_id: str, run_id: str) -> str:
-        return output_text(await self._json(project, "GET", f"{RESPONSES}/{run_id}"))
+    async def run_reply(self, project: Project, thread_id: str, run_id: str) -> RunReply:
+        """The response's text and annotations, read again (one request)."""
+        response = await self._json(project, "GET", f"{RESPONSES}/{run_id}")
+        output = [item for item in response.get("output") or [] if isinstance(item, dict)]
+        return output_reply(output)
 
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None

@@ -38,6 +38,7 @@ from agents_core.foundry.types import (
     RequiredAction,
     Run,
     RunError,
+    RunReply,
     ToolCall,
     Usage,
     asks_json,
@@ -219,22 +220,26 @@ class ThreadsClient:
         agent = await self._json(project, "GET", f"/assistants/{agent_id}")
         return AgentInfo(str(agent.get("name") or ""), str(agent.get("description") or ""))
 
-    async def run_text(self, project: Project, thread_id: str, run_id: str) -> str:
-        """Text of the messages a run wrote (fallback when its stream carried none)."""
+    async def run_reply(self, project: Project, thread_id: str, run_id: str) -> RunReply:
+        """The text and annotations of the messages a run wrote, in one request.
+
+        For when its stream carried none, or is gone (a task read back).
+        """
         page = await self._json(
             project,
             "GET",
             f"/threads/{thread_id}/messages",
             params={"run_id": run_id, "order": "asc", "limit": 100},
         )
-        parts: list[str] = []
-        for message in page.get("data", []):
-            if message.get("role") != "assistant":
-                continue
-            for content in message.get("content", []):
-                if content.get("type") == "text":
-                    parts.append(str(content.get("text", {}).get("value", "")))
-        return "".join(parts)
+        return RunReply.joined(
+            (str(body.get("value") or ""), Annotation.parse_all(body.get("annotations")))
+            for message in page.get("data") or []
+            if isinstance(message, dict) and message.get("role") == "assistant"
+            for content in message.get("content") or []
+            if isinstance(content, dict) and content.get("type") == "text"
+            for body in [content.get("text") or {}]
+            if isinstance(body, dict)
+        )
 
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None
@@ -348,10 +353,7 @@ def _text_delta(payload: dict[str, Any]) -> TextDelta | None:
             continue
         body = part.get("text") or {}
         text.append(str(body.get("value") or ""))
-        for raw in body.get("annotations") or []:
-            parsed = Annotation.parse(raw)
-            if parsed is not None:
-                annotations.append(parsed)
+        annotations.extend(Annotation.parse_all(body.get("annotations")))
     if not text and not annotations:
         return None
     return TextDelta("".join(text), tuple(annotations))

@@ -44,7 +44,7 @@ from agents_core.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from agents_core.foundry.types import AgentInfo, Annotation, Run
+from agents_core.foundry.types import AgentInfo, Annotation, Run, RunReply
 from agents_core.sse import SSEDecoder
 
 __all__ = [
@@ -453,7 +453,9 @@ class AgentClient(Protocol):
 
     async def get_agent(self, project: Project, agent_id: str) -> AgentInfo: ...
 
-    async def run_text(self, project: Project, thread_id: str, run_id: str) -> str: ...
+    async def run_reply(self, project: Project, thread_id: str, run_id: str) -> RunReply:
+        """A run's reply read back (text and annotations), for when its stream is not at hand."""
+        ...
 
     async def list_runs(
         self, project: Project, thread_id: str, limit: int, after: str | None

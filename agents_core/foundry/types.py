@@ -7,7 +7,8 @@ package reads an upstream run as a dict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "RequiredAction",
     "Run",
     "RunError",
+    "RunReply",
     "ToolCall",
     "Usage",
     "asks_json",
@@ -85,6 +87,12 @@ class Annotation:
     other: dict[str, Any] | None = None
 
     @classmethod
+    def parse_all(cls, raw: Any) -> list[Annotation]:
+        """A list of annotations in either upstream shape, those that parse."""
+        found = (cls.parse(item) for item in raw) if isinstance(raw, list) else ()
+        return [item for item in found if item is not None]
+
+    @classmethod
     def parse(cls, raw: Any) -> Annotation | None:
         """Either upstream shape: the threads API nests the details under the type's key."""
         if not isinstance(raw, dict):
@@ -107,6 +115,40 @@ class Annotation:
             filename=str(details["filename"]) if details.get("filename") else None,
             other=None if kind in known else dict(raw),
         )
+
+
+@dataclass(frozen=True)
+class RunReply:
+    """A run's reply read back after the run: its text and the annotations on it.
+
+    Annotation spans count from the start of `text`, however many messages
+    or content parts the upstream split the reply into.
+    """
+
+    text: str = ""
+    annotations: tuple[Annotation, ...] = ()
+
+    @classmethod
+    def joined(cls, pieces: Iterable[tuple[str, Iterable[Annotation]]]) -> RunReply:
+        """One reply from its text pieces in order, each with the annotations on it."""
+        text: list[str] = []
+        annotations: list[Annotation] = []
+        offset = 0
+        for value, found in pieces:
+            for item in found:
+                annotations.append(_shifted(item, offset) if offset else item)
+            text.append(value)
+            offset += len(value)
+        return cls("".join(text), tuple(annotations))
+
+
+def _shifted(item: Annotation, offset: int) -> Annotation:
+    start, end = item.start_index, item.end_index
+    return replace(
+        item,
+        start_index=None if start is None else start + offset,
+        end_index=None if end is None else end + offset,
+    )
 
 
 @dataclass(frozen=True)

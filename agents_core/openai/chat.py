@@ -131,7 +131,7 @@ async def complete(
         raise
     content = "".join(text)
     if not content and reason == "stop":
-        content = await foundry.run_text(project, run.started.thread_id, run.started.run_id)
+        content = (await foundry.run_reply(project, run.started.thread_id, run.started.run_id)).text
     message: dict[str, Any] = {"role": "assistant", "content": content or None, "refusal": None}
     if annotations:
         message["annotations"] = annotations

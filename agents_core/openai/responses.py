@@ -216,7 +216,7 @@ async def create(
         raise
     content = "".join(text)
     if not content and ended.status == "completed":
-        content = await client.run_text(project, ended.thread_id, ended.id)
+        content = (await client.run_reply(project, ended.thread_id, ended.id)).text
     output: list[dict[str, Any]] = []
     if content or annotations:
         output.append(message_item(run.started, content, annotations))
@@ -364,7 +364,7 @@ async def _object(
     started = RunStarted(where.thread_id, where.run_id)
     text = run.text
     if text is None and run.status == "completed":
-        text = await client.run_text(project, where.thread_id, where.run_id)
+        text = (await client.run_reply(project, where.thread_id, where.run_id)).text
     output: list[dict[str, Any]] = []
     if text:
         cited = _Cited(where.model, False)
