@@ -480,6 +480,112 @@ def test_a2a_cancel_a_waiting_task(open_page: Any, emulated: str) -> None:
     expect(tab.locator("#inspect-request")).to_contain_text('"method": "CancelTask"')
 
 
+def test_a2a_shows_files_as_downloads_and_data_as_json(
+    open_page: Any, start_adapter: Any, emulator: str
+) -> None:
+    """A file part downloads through the service with the key; a data part is JSON, as text.
+
+    The tck agent acts on the A2A messageId's prefix, which the page makes up:
+    the test renames it on its way out.
+    """
+    base = start_adapter(
+        registry=emulator_registry(emulator), project_endpoint=emulator, gateway_api_keys=KEY
+    )
+    page = open_page(base)
+    tab, expect = page.tab, page.expect
+    tab.fill("#key-input", KEY)
+    tab.press("#key-input", "Enter")
+    page.agents_loaded()
+    page.pick("tck")
+    scenario = {"prefix": "tck-stream-artifact-file"}
+
+    def rename(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        message = body.get("params", {}).get("message")
+        if message is None:  # the card, GetTask
+            route.continue_()
+            return
+        message["messageId"] = f"{scenario['prefix']}-{os.urandom(4).hex()}"
+        route.continue_(post_data=json.dumps(body))
+
+    tab.route(re.compile(r"/a2a/tck$"), rename)
+    page.a2a("A file, please")  # streamed: the file part arrives with its annotation
+    task = tab.locator("#a2a-log .task").first
+    expect(task).to_have_attribute("data-state", "completed")
+    artifact = task.locator(".artifact")
+    button = artifact.get_by_role("button", name="Download output.txt")
+    expect(button).to_have_count(1)
+    expect(artifact.locator(".file-part")).to_contain_text("text/plain")
+    expect(artifact).not_to_contain_text("sandbox:")
+    downloads: list[Any] = []
+    tab.on("download", lambda download: downloads.append(download))
+    with tab.expect_response(re.compile(r"/v1/files/[^/?]+/content\?model=tck")) as fetched:
+        button.click()
+    assert fetched.value.ok and fetched.value.request.header_value("authorization") == (
+        f"Bearer {KEY}"
+    )
+    for _ in range(100):
+        if downloads:
+            break
+        tab.wait_for_timeout(100)
+    assert downloads and downloads[0].suggested_filename == "output.txt"
+    assert Path(downloads[0].path()).read_bytes() == b"demo file output.txt\n"
+    tab.click("#get-task")  # read back from Foundry: the same file
+    expect(tab.locator("#inspect-response")).to_contain_text("output.txt")
+    expect(artifact.get_by_role("button", name="Download output.txt")).to_have_count(1)
+
+    scenario["prefix"] = "tck-artifact-data"
+    tab.uncheck("#a2a-stream")
+    page.a2a("Some data, please")
+    second = tab.locator("#a2a-log .task").nth(1)
+    expect(second).to_have_attribute("data-state", "completed")
+    data = second.locator(".artifact pre.data-part")
+    expect(data).to_have_count(1)
+    assert json.loads(data.text_content() or "") == {"key": "value", "count": 42}
+
+    # Parts in the 0.3 shape, with markup in names and data: shown as text, never as HTML.
+    name = '<img src=x onerror="document.title=1">.txt'
+    parts = [
+        {
+            "kind": "file",
+            "file": {
+                "name": name,
+                "mimeType": "text/plain",
+                "uri": "https://files.example.com/x.txt",
+            },
+        },
+        {
+            "kind": "file",
+            "file": {"name": "note.txt", "bytes": base64.b64encode(b"hello").decode()},
+        },
+        {"kind": "data", "data": {"html": "<b>bold</b>"}},
+    ]
+    result = {
+        "kind": "task",
+        "id": "task-0-3",
+        "contextId": "ctx",
+        "status": {"state": "completed"},
+    }
+    result["artifacts"] = [{"artifactId": "response", "name": "response", "parts": parts}]
+    answer = json.dumps({"jsonrpc": "2.0", "id": 3, "result": result})
+    tab.unroute(re.compile(r"/a2a/tck$"))
+    tab.route(
+        re.compile(r"/a2a/tck$"),
+        lambda route: route.fulfill(status=200, content_type="application/json", body=answer),
+    )
+    page.a2a("Old shapes")
+    third = tab.locator("#a2a-log .task[data-task-id='task-0-3'] .artifact")
+    expect(third.get_by_role("link", name=name)).to_have_attribute(
+        "href", "https://files.example.com/x.txt"
+    )
+    expect(third.locator("img, b")).to_have_count(0)
+    expect(third.locator("pre.data-part")).to_contain_text("<b>bold</b>")
+    with tab.expect_download() as saved:
+        third.get_by_role("button", name="Download note.txt").click()
+    assert Path(saved.value.path()).read_bytes() == b"hello"
+    assert tab.title() != "1"
+
+
 def test_errors_show_message_code_and_request_ids(
     open_page: Any, emulated: str, emulator_url: str
 ) -> None:

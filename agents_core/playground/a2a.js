@@ -1,10 +1,11 @@
 // The A2A pane: the agent card, and JSON-RPC 1.0 calls on /a2a/{agent}
 // (SendMessage, SendStreamingMessage, GetTask, CancelTask), with task states
-// and artifacts shown as they arrive. Results in the 0.3 shape are read too.
+// and artifacts shown as they arrive: text as Markdown, files as downloads,
+// data as JSON. Results in the 0.3 shape are read too.
 
 import { ApiError, request } from "./api.js";
-import { render } from "./markdown.js";
-import { $, el, enterSends, errorCard, facts, follow, nearEnd, say, uid } from "./ui.js";
+import { link, render } from "./markdown.js";
+import { $, downloadButton, el, enterSends, errorCard, facts, follow, nearEnd, say, uid } from "./ui.js";
 
 const TERMINAL = new Set(["completed", "failed", "canceled", "rejected"]);
 let agentPath = () => null;
@@ -26,6 +27,79 @@ function textOf(parts) {
 
 function dataOf(parts) {
   return (parts || []).map((part) => part.data).filter((data) => data && typeof data === "object");
+}
+
+/** A part as shown: {text}, {file: {url, raw, name, mediaType}} or {data}; 1.0 or 0.3 shape. */
+function partOf(part) {
+  if (!part || typeof part !== "object") return null;
+  if (typeof part.text === "string") return { text: part.text };
+  if (part.kind === "file" || "url" in part || "raw" in part) {
+    const file = part.kind === "file" ? part.file || {} : part;
+    return {
+      file: {
+        url: file.url ?? file.uri,
+        raw: file.raw ?? file.bytes,
+        name: file.filename ?? file.name,
+        mediaType: file.mediaType ?? file.mimeType,
+      },
+    };
+  }
+  if ("data" in part) return { data: part.data };
+  return null;
+}
+
+/** `shown` (partOf values) with `parts` added: text goes on in the text part before it. */
+function addParts(shown, parts) {
+  for (const part of (Array.isArray(parts) ? parts : []).map(partOf)) {
+    if (!part) continue;
+    const last = shown.at(-1);
+    if (part.text !== undefined && last?.text !== undefined) last.text += part.text;
+    else shown.push(part);
+  }
+  return shown;
+}
+
+function lastSegment(url) {
+  const segment = url?.pathname.split("/").at(-1) || "";
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function bytesOf(base64) {
+  try {
+    return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+/** A file part: a download through this service (with the key), a link elsewhere, or inline bytes. */
+function fileNode(file) {
+  const text = (value) => (typeof value === "string" && value ? value : "");
+  let url = null;
+  try {
+    url = text(file.url) ? new URL(file.url, document.baseURI) : null;
+  } catch {
+    url = null;
+  }
+  const name = text(file.name) || lastSegment(url) || "file";
+  const node = el("div", { className: "file-part" });
+  const bytes = !url && text(file.raw) ? bytesOf(file.raw) : null;
+  if (url?.origin === location.origin) node.append(downloadButton(name, url.href));
+  else if (url && /^https?:$/.test(url.protocol)) node.append(link(url.href, name));
+  else if (bytes) node.append(downloadButton(name, null, bytes));
+  else node.append(el("span", {}, name));
+  if (text(file.mediaType)) node.append(" ", el("span", { className: "muted" }, file.mediaType));
+  return node;
+}
+
+function partNode(part) {
+  if (part.text !== undefined) return render(part.text);
+  if (part.file) return fileNode(part.file);
+  return el("pre", { className: "json data-part" }, JSON.stringify(part.data, null, 2) ?? "null");
 }
 
 /** A JSON-RPC result as {kind, ...}: task, status, artifact or message. */
@@ -75,10 +149,12 @@ class TaskView {
     if (message) {
       const text = textOf(message.parts);
       if (text) this.status.append(el("p", { className: "plain" }, text));
-      if (name === "input-required") {
-        const calls = dataOf(message.parts).flatMap((data) => data.tool_calls || []);
-        if (calls.length) this.status.append(toolForm(this, calls));
-      }
+      const calls = name === "input-required" ? dataOf(message.parts).flatMap((data) => data.tool_calls || []) : [];
+      const others = addParts([], message.parts).filter(
+        (part) => part.text === undefined && !(calls.length && part.data?.tool_calls),
+      );
+      this.status.append(...others.map(partNode));
+      if (calls.length) this.status.append(toolForm(this, calls));
     }
     if (name === "input-required") replyTo(this.id);
     else if (TERMINAL.has(name) && $("a2a-reply-to").dataset.taskId === this.id) replyTo(null);
@@ -89,16 +165,13 @@ class TaskView {
     let view = this.artifacts.get(id);
     if (!view) {
       const body = el("div", { className: "content markdown" });
-      view = { text: "", body };
+      view = { parts: [], body };
       this.artifacts.set(id, view);
       this.output.append(el("section", { className: "artifact", dataset: { artifactId: id } },
         el("h4", {}, `Artifact: ${artifact.name || id}`), body));
     }
-    const text = textOf(artifact.parts);
-    const data = dataOf(artifact.parts).map((d) => JSON.stringify(d, null, 2)).join("\n");
-    view.text = append ? view.text + text : text;
-    view.body.replaceChildren(render(view.text));
-    if (data) view.body.append(el("pre", { className: "json" }, data));
+    view.parts = addParts(append ? view.parts : [], artifact.parts);
+    view.body.replaceChildren(...view.parts.map(partNode));
   }
 
   task(task) {
@@ -166,7 +239,7 @@ function show(result) {
     viewFor(carrier.taskId, carrier.contextId).artifact(carrier.artifact, Boolean(carrier.append));
   } else {
     box.append(el("article", { className: "msg assistant" }, el("h3", { className: "who" }, "Agent"),
-      el("div", { className: "content markdown" }, render(textOf(carrier.parts)))));
+      el("div", { className: "content markdown" }, addParts([], carrier.parts).map(partNode))));
   }
   follow(box, wasNearEnd);
 }

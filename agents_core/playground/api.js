@@ -100,10 +100,17 @@ export async function request(method, path, { body, signal, stream = false, quie
   return { response, body: parsed };
 }
 
-/** Download a file the agent produced or cited, with the gateway key, as an object URL. */
+/**
+ * Download a file the agent produced or cited, with the gateway key, as an
+ * object URL. Only from this service: the key goes nowhere else.
+ */
 export async function download(path) {
+  const url = urlOf(path);
+  if (new URL(url).origin !== location.origin) {
+    throw new ApiError({ status: 0, message: `not a file of this service: ${url}`, code: "other_origin" });
+  }
   const key = gatewayKey.get();
-  const response = await fetch(urlOf(path), {
+  const response = await fetch(url, {
     headers: key ? { Authorization: `Bearer ${key}` } : {},
     credentials: "same-origin",
   });

@@ -1,9 +1,9 @@
 // The chat pane: POST /v1/chat/completions, streamed or not, with thread
 // continuity, images, citations, files and function tool round trips.
 
-import { apiError, download, request } from "./api.js";
+import { apiError, request } from "./api.js";
 import { link, render } from "./markdown.js";
-import { $, el, enterSends, errorCard, facts, follow, nearEnd, say, uid } from "./ui.js";
+import { $, downloadButton, el, enterSends, errorCard, facts, follow, nearEnd, say, uid } from "./ui.js";
 
 let model = () => null;
 let controller = null;
@@ -93,19 +93,7 @@ function citations(annotations) {
       list.append(el("li", {}, link(details.url, details.title || details.url)));
     } else if (details.file_id && details.url) {
       const name = details.filename || details.file_id;
-      const button = el("button", { type: "button", className: "link" }, `Download ${name}`);
-      button.addEventListener("click", async () => {
-        try {
-          const href = await download(details.url);
-          const a = el("a", { href, download: name });
-          document.body.append(a);
-          a.click();
-          a.remove();
-          setTimeout(() => URL.revokeObjectURL(href), 60_000);
-        } catch (error) {
-          button.after(errorCard(error));
-        }
-      });
+      const button = downloadButton(name, details.url);
       list.append(el("li", {}, button, details.quote ? ` — “${details.quote}”` : ""));
     }
   }

@@ -1,6 +1,8 @@
 // Small DOM helpers shared by the panes. Text always goes in through
 // textContent / text nodes, never as HTML.
 
+import { download } from "./api.js";
+
 export const $ = (id) => document.getElementById(id);
 
 /** el("div", {className: "x", dataset: {...}}, "text", child, ...) */
@@ -53,6 +55,30 @@ export function errorCard(error) {
       ["data", error.data ? JSON.stringify(error.data) : null],
     ]),
   );
+}
+
+/**
+ * A button that saves a file as `name`: from `path` on this service (its file
+ * route, fetched with the gateway key), or from `bytes` (a Uint8Array) when given.
+ */
+export function downloadButton(name, path, bytes = null) {
+  const button = el("button", { type: "button", className: "link", title: path || null }, `Download ${name}`);
+  button.addEventListener("click", async () => {
+    if (button.nextElementSibling?.classList.contains("error")) button.nextElementSibling.remove();
+    try {
+      const href = bytes
+        ? URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }))
+        : await download(path);
+      const a = el("a", { href, download: name });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(href), 60_000);
+    } catch (error) {
+      button.after(errorCard(error));
+    }
+  });
+  return button;
 }
 
 /** Scroll `box` to its end if the reader was already near the end. */
