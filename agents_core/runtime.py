@@ -6,7 +6,6 @@ import fnmatch
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
 import httpx
@@ -71,7 +70,7 @@ class Runtime:
     settings: Settings
     platform: Platform
     registry: AgentRegistry
-    http: httpx.AsyncClient
+    http: httpx.AsyncBaseTransport
     clients: dict[str, AgentClient]
     tokens: TokenBroker
     callers: CallerAuth
@@ -106,10 +105,7 @@ class Runtime:
             settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
         )
         telemetry.configure(platform)
-        # httpx logs every upstream request at INFO; the turn line already says what
-        # happened, and formatting the extra line was a fortieth of a completion's CPU.
-        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
-        # httpx's API over aiohttp's connection pool and C parser: httpcore's pool
+        # httpx's types over aiohttp's connection pool and C parser: httpcore's pool
         # scans every connection for every request it places and parses in pure
         # Python (measured: 5.0 ms of CPU per streamed upstream request at 40
         # concurrent against 0.75 ms over aiohttp, which azure-identity already uses).
@@ -117,14 +113,13 @@ class Runtime:
         # dropped after 4 s, before servers with a 5 s keep-alive (uvicorn's) close them.
         from httpx_aiohttp import AiohttpTransport
 
-        http = httpx.AsyncClient(
-            timeout=timeout,
-            transport=telemetry.UpstreamTransport(AiohttpTransport(client=_upstream_session)),
-            follow_redirects=False,
-            cookies=httpx.Cookies(_NoCookies()),
-        )
+        http = telemetry.UpstreamTransport(AiohttpTransport(client=_upstream_session))
         transport = Transport(
-            http, settings.api_version, settings.retry_deadline, settings.projects_api_version
+            http,
+            settings.api_version,
+            settings.retry_deadline,
+            settings.projects_api_version,
+            timeout,
         )
         return cls(
             settings=settings,
@@ -219,13 +214,3 @@ def _upstream_session() -> Any:
         limit=1000, keepalive_timeout=4.0, ssl=httpx.create_ssl_context()
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-
-
-class _NoCookies(CookieJar):
-    """httpx's jar over the session: keeps no cookie either (and skips reading them)."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None

@@ -321,8 +321,8 @@ async def _requests_for(
     kind: AgentKind, payload: dict[str, Any], thread: str | None
 ) -> list[httpx.Request]:
     upstream = Upstream()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as http:
-        transport = Transport(http, "v1", 1.0)
+    async with httpx.MockTransport(upstream) as mock:
+        transport = Transport(mock, "v1", 1.0)
         client = ThreadsClient(transport) if kind == "classic" else ResponsesClient(transport)
         agent = "asst_abc" if kind == "classic" else "planner:2"
         project = Project(ENDPOINT, "token")

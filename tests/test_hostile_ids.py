@@ -47,10 +47,8 @@ HOSTILE = [
 )
 async def test_the_transport_sends_only_plain_segments(path: str) -> None:
     sent: list[httpx.Request] = []
-    http = httpx.AsyncClient(
-        transport=httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))
-    )
-    transport = Transport(http, "v1", 1.0)
+    upstream = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))
+    transport = Transport(upstream, "v1", 1.0)
     project = Project("https://example.services.ai.azure.com/api/projects/p", "token")
     with pytest.raises(InvalidRequest) as raised:
         transport.build(project, "GET", path)
@@ -58,7 +56,7 @@ async def test_the_transport_sends_only_plain_segments(path: str) -> None:
     good = transport.build(project, "POST", "/threads/thread_1/runs/run_2:cancel")
     assert good.url.path.endswith("/threads/thread_1/runs/run_2:cancel")
     assert not sent
-    await http.aclose()
+    await upstream.aclose()
 
 
 def upstream_requests(emulator: str) -> int:
