@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,7 +114,10 @@ class Runtime:
         # dropped after 4 s, before servers with a 5 s keep-alive (uvicorn's) close them.
         from httpx_aiohttp import AiohttpTransport
 
-        http = telemetry.UpstreamTransport(AiohttpTransport(client=_upstream_session))
+        tls = httpx.create_ssl_context()  # certifi's roots, as httpx verifies; made once
+        http = telemetry.UpstreamTransport(
+            AiohttpTransport(verify=tls, client=lambda: _upstream_session(tls))
+        )
         transport = Transport(
             http,
             settings.api_version,
@@ -200,7 +204,7 @@ class Runtime:
         await self.tokens.aclose()
 
 
-def _upstream_session() -> Any:
+def _upstream_session(tls: ssl.SSLContext) -> Any:
     """The aiohttp session under the upstream client (made in the event loop, on first use).
 
     Its pool: at most 1,000 connections, idle ones dropped after 4 s. Its
@@ -210,7 +214,5 @@ def _upstream_session() -> Any:
     """
     import aiohttp
 
-    connector = aiohttp.TCPConnector(
-        limit=1000, keepalive_timeout=4.0, ssl=httpx.create_ssl_context()
-    )
+    connector = aiohttp.TCPConnector(limit=1000, keepalive_timeout=4.0, ssl=tls)
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
