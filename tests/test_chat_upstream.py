@@ -1073,3 +1073,46 @@ def test_a_cookie_one_answer_sets_never_rides_on_a_later_request(
         client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "Hi"}])
     assert len(httpserver.log) == 2
     assert "Cookie" not in httpserver.log[1][0].headers
+
+
+def test_a_classic_response_read_back_keeps_its_citations_and_files(
+    httpserver: HTTPServer, base_url: str
+) -> None:
+    """`GET /v1/responses/{id}` of a classic run reads its reply, annotations too, back."""
+    httpserver.expect_request(RUNS, method="POST").respond_with_handler(annotated_run)
+    created = httpx.post(f"{base_url}/v1/responses", json={"model": "helper", "input": "Paris?"})
+    assert created.status_code == 200, created.text
+    [message] = [item for item in created.json()["output"] if item["type"] == "message"]
+    streamed = message["content"][0]["annotations"]
+    assert {a["type"] for a in streamed} == {"url_citation", "file_path"}
+    httpserver.expect_request(
+        f"{ENDPOINT_PATH}/threads/thread_abc/runs/run_abc", method="GET"
+    ).respond_with_json(run_object("thread_abc", "run_abc", "completed"))
+    text = {
+        "value": "Paris is big【1†source】 see chart【2†file】",
+        "annotations": [
+            {
+                "type": "url_citation",
+                "text": "【1†source】",
+                "start_index": 12,
+                "end_index": 22,
+                "url_citation": {"url": "https://en.wikipedia.org/wiki/Paris", "title": "Paris"},
+            },
+            {
+                "type": "file_path",
+                "text": "【2†file】",
+                "start_index": 32,
+                "end_index": 40,
+                "file_path": {"file_id": "assistant-chart1"},
+            },
+        ],
+    }
+    reply = {"id": "msg_1", "role": "assistant", "content": [{"type": "text", "text": text}]}
+    httpserver.expect_request(
+        f"{ENDPOINT_PATH}/threads/thread_abc/messages", method="GET"
+    ).respond_with_json({"object": "list", "data": [reply], "has_more": False})
+    again = httpx.get(f"{base_url}/v1/responses/{created.json()['id']}")
+    assert again.status_code == 200, again.text
+    [read] = [item for item in again.json()["output"] if item["type"] == "message"]
+    assert read["content"][0]["text"] == message["content"][0]["text"]
+    assert read["content"][0]["annotations"] == streamed

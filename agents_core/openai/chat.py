@@ -130,8 +130,10 @@ async def complete(
         exc.thread_id = run.started.thread_id if run and run.started else None
         raise
     content = "".join(text)
-    if not content and reason == "stop":
-        content = (await foundry.run_reply(project, run.started.thread_id, run.started.run_id)).text
+    if not content and reason == "stop":  # the stream carried no text: read the reply back
+        reply = await foundry.run_reply(project, run.started.thread_id, run.started.run_id)
+        content, cited = citations.apply(TextDelta(reply.text, reply.annotations))
+        annotations.extend(cited)
     message: dict[str, Any] = {"role": "assistant", "content": content or None, "refusal": None}
     if annotations:
         message["annotations"] = annotations

@@ -215,8 +215,10 @@ async def create(
         exc.thread_id = run.started.thread_id if run and run.started else None
         raise
     content = "".join(text)
-    if not content and ended.status == "completed":
-        content = (await client.run_reply(project, ended.thread_id, ended.id)).text
+    if not content and ended.status == "completed":  # the stream carried no text: read it back
+        reply = await client.run_reply(project, ended.thread_id, ended.id)
+        content, moved = cited.apply(reply.text, reply.annotations)
+        annotations.extend(moved)
     output: list[dict[str, Any]] = []
     if content or annotations:
         output.append(message_item(run.started, content, annotations))
@@ -362,13 +364,14 @@ async def _object(
     client: AgentClient, project: Project, where: ResponseId, run: Run
 ) -> dict[str, Any]:
     started = RunStarted(where.thread_id, where.run_id)
-    text = run.text
-    if text is None and run.status == "completed":
-        text = (await client.run_reply(project, where.thread_id, where.run_id)).text
+    text, found = run.text, run.annotations
+    if text is None and run.status == "completed":  # a classic run: its reply is in the thread
+        reply = await client.run_reply(project, where.thread_id, where.run_id)
+        text, found = reply.text, reply.annotations
     output: list[dict[str, Any]] = []
     if text:
         cited = _Cited(where.model, False)
-        content, annotations = cited.apply(text, run.annotations)
+        content, annotations = cited.apply(text, found)
         output.append(message_item(started, content, annotations))
     output.extend(call_items(run))
     error = runs.failure(run) if run.terminal else None
