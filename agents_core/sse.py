@@ -151,28 +151,47 @@ async def with_heartbeat(
             end.append(_End(None))
         ready.set()
 
-    producer = asyncio.get_running_loop().create_task(produce())
+    loop = asyncio.get_running_loop()
+    sent_at = loop.time()  # when the caller last got something
+    beat = False  # `interval` passed with nothing sent
+
+    timer: list[asyncio.TimerHandle] = []
+
+    def check() -> None:
+        # One timer per stream, re-armed from the last send: no timer per wait.
+        nonlocal beat
+        due = sent_at + interval
+        if loop.time() >= due:
+            beat = True
+            ready.set()
+            due = loop.time() + interval
+        timer[:] = [loop.call_at(due, check)]
+
+    timer.append(loop.call_at(sent_at + interval, check))
+    producer = loop.create_task(produce())
     try:
         while True:
             if not ready.is_set():
-                try:
-                    async with asyncio.timeout(interval):
-                        await ready.wait()
-                except TimeoutError:
-                    yield HEARTBEAT
-                    continue
+                await ready.wait()
             ready.clear()
             if pending:
                 chunk = pending[0] if len(pending) == 1 else b"".join(pending)
                 pending.clear()
                 size = 0
                 drained.set()
+                beat = False
+                sent_at = loop.time()
                 yield chunk
+            elif beat and not end:
+                beat = False
+                sent_at = loop.time()
+                yield HEARTBEAT
             if end and not pending:
                 if end[0].error is not None:
                     raise end[0].error
                 return
     finally:
+        timer[0].cancel()
         with anyio.CancelScope(shield=True):
             if not producer.done():
                 producer.cancel()

@@ -109,3 +109,15 @@ def test_a_caller_that_does_not_read_holds_the_stream_back() -> None:
     asyncio.run(read_one_then_stall())
     # One chunk handed to the caller and MAX_BUFFERED (64 KiB) waiting: then the producer waits.
     assert 120 <= len(made) <= 140
+
+
+def test_no_heartbeat_while_frames_keep_coming() -> None:
+    async def steady() -> AsyncIterator[bytes]:
+        for index in range(8):
+            await asyncio.sleep(0.04)
+            yield str(index).encode()
+
+    async def collect() -> list[bytes]:
+        return [frame async for frame in with_heartbeat(steady(), 0.15)]
+
+    assert asyncio.run(collect()) == [str(index).encode() for index in range(8)]
