@@ -118,6 +118,6 @@ def test_no_heartbeat_while_frames_keep_coming() -> None:
             yield str(index).encode()
 
     async def collect() -> list[bytes]:
-        return [frame async for frame in with_heartbeat(steady(), 0.15)]
+        return [frame async for frame in with_heartbeat(steady(), 1.0)]
 
     assert asyncio.run(collect()) == [str(index).encode() for index in range(8)]
