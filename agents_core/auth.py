@@ -40,6 +40,8 @@ __all__ = [
 
 SCOPE = "https://ai.azure.com/.default"
 PASSTHROUGH_HEADER = "x-foundry-authorization"
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750's b64token: what a Bearer token may hold (an Entra token is a JWT)."""
 # Longer than the longest stream (STREAM_DEADLINE, 600 s by default), so a token taken
 # at a stream's start still works for cancelling its run at the end.
 REFRESH_MARGIN = 900.0
@@ -141,13 +143,20 @@ class TokenBroker:
         """A Bearer token for `credential`; `headers` are the caller's (for passthrough)."""
         if credential.kind == "passthrough":
             scheme, _, token = headers.get(PASSTHROUGH_HEADER, "").partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
                 raise Unauthorized(
                     f"this agent uses the caller's Entra token: send it as "
                     f"'{PASSTHROUGH_HEADER}: Bearer <token>' (scope {SCOPE})",
                     code="missing_upstream_token",
                 )
-            return token.strip()
+            if not BEARER_TOKEN.fullmatch(token):
+                raise Unauthorized(
+                    f"the token in {PASSTHROUGH_HEADER} is not a Bearer token: letters, "
+                    "digits and -._~+/ only, then any '=' (RFC 6750, section 2.1)",
+                    code="invalid_upstream_token",
+                )
+            return token
         return await self.source(credential).token()
 
     async def aclose(self) -> None:

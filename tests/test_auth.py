@@ -134,6 +134,18 @@ def test_passthrough_agent_uses_the_callers_token(
     )
     assert ok.status_code == 200, ok.text
     assert ok.json()["choices"][0]["message"]["content"] == "yours"
+    for token in ("caf\u00e9", "a b", "=abc", 'x"y'):
+        bad = httpx.post(
+            f"{base_url}/v1/chat/completions",
+            json=body,
+            headers={
+                "Authorization": "Bearer gw-key",
+                "x-foundry-authorization": f"Bearer {token}".encode(),
+            },
+        )
+        assert bad.status_code == 401, (token, bad.text)
+        assert bad.json()["error"]["code"] == "invalid_upstream_token"
+    assert len(httpserver.log) == 1  # only the good token reached Foundry
 
 
 @pytest.fixture
