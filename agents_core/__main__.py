@@ -20,6 +20,7 @@ import hmac
 import logging
 import resource
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--emulator",
         action="store_true",
-        help="use the embedded Foundry emulator (the default when no Azure setting is given; "
-        "loopback only)",
+        help="use the embedded Foundry emulator even when Azure settings are given "
+        "(without any, it is used anyway; loopback only)",
     )
     serve.add_argument(
         "--allow-open",
@@ -140,6 +141,14 @@ def _emulator(argv: list[str]) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    busy = _port_in_use(args.host, args.port)
+    if busy:
+        print(
+            f"cannot listen on {args.host}:{args.port} ({busy}): stop what is using it, "
+            f"or pick another port (make run PORT={args.port + 1}, or --port)",
+            file=sys.stderr,
+        )
+        return 2
     overrides = {"agents_config": args.config} if args.config else {}
     settings = load_settings(**overrides)
     use_emulator = args.emulator or (
@@ -198,6 +207,19 @@ def _serve(args: argparse.Namespace) -> int:
     )
     uvicorn.Server(config).run()
     return 0
+
+
+def _port_in_use(host: str, port: int) -> str:
+    """Why `host:port` cannot be listened on (empty when it can), checked before the banner."""
+    try:
+        with socket.create_server((host, port), family=_family(host)):
+            return ""
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def max_connections() -> int:
@@ -347,7 +369,14 @@ def _banner(args: argparse.Namespace, runtime: Runtime, use_emulator: bool) -> N
         *(f"  {line}" for line in runtime.describe()),
         f"Caller authentication: {runtime.callers.describe()}"
         + ("" if runtime.callers.enabled else f" on {args.host}"),
+        f"A2A: {base}/a2a/<model name> (card: .../.well-known/agent-card.json)",
     ]
+    default_agent = runtime.settings.a2a_default_agent
+    if default_agent:
+        lines.append(
+            f"Root agent card: {base}/.well-known/agent-card.json -> {default_agent} "
+            "(A2A_DEFAULT_AGENT)"
+        )
     aliases = runtime.registry.aliases()
     model = aliases[0] if aliases else f"{MODEL_PREFIX}<AGENT_ID>"
     auth = ' -H "Authorization: Bearer $GATEWAY_KEY"' if runtime.callers.keys_enabled else ""

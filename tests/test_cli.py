@@ -72,6 +72,27 @@ def test_serve_with_no_azure_settings_answers_from_the_emulator() -> None:
     banner = process.output  # type: ignore[attr-defined]
     assert "LOCAL FOUNDRY EMULATOR" in banner and "Playground: http://127.0.0.1:" in banner
     assert "curl http://127.0.0.1:" in banner and '"model": "echo"' in banner
+    assert "A2A: http://127.0.0.1:" in banner
+
+
+def test_a_port_in_use_is_said_before_any_banner() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "AGENTS_"))}
+        result = subprocess.run(
+            [sys.executable, "-m", "agents_core", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"PORT={port + 1}" in result.stderr
+    assert "Foundry agents adapter on" not in result.stdout
 
 
 def test_emulator_alone_serves_the_project_api() -> None:
