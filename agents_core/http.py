@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -25,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from agents_core import telemetry
 from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError, Settings
 from agents_core.edge import (
+    HOST,
     BodyBudget,
     Cors,
     EventStream,
@@ -114,6 +116,12 @@ class Handlers:
             )
         return self._edge
 
+    def _built_edge(self) -> tuple[Cors, BodyBudget] | None:
+        """The edge helpers, built on the first request that built the runtime."""
+        if self._edge is None and self._runtime is not None:
+            return self.edge
+        return self._edge
+
     def _endpoint(
         self,
         handler: Callable[[Request, str], Awaitable[Response]],
@@ -133,7 +141,7 @@ class Handlers:
             try:
                 response = await self._guard(request, method) or await handler(request, request_id)
             except AdapterError as exc:
-                response = route_error(exc, request_id, rpc)
+                response = route_error(exc, request_id, rpc, _rpc_state(request))
             except ConfigError as exc:
                 log.error("configuration error: %s", exc)  # messages never quote values
                 response = route_error(
@@ -144,6 +152,7 @@ class Handlers:
                     ),
                     request_id,
                     rpc,
+                    _rpc_state(request),
                 )
             except Exception:
                 log.exception(
@@ -153,12 +162,17 @@ class Handlers:
                     AdapterError("internal error; quote the request id when reporting it"),
                     request_id,
                     rpc,
+                    _rpc_state(request),
                 )
             response.headers["x-request-id"] = request_id
             if response.status_code == 405:
                 response.headers["Allow"] = method
-            if self._edge is not None:
-                self._edge[0].decorate(request, response)
+            edge = self._built_edge()
+            if edge is not None:
+                vary = response.headers.get("vary")
+                edge[0].decorate(request, response)
+                if vary and response.headers.get("vary") != vary:  # CORS set `Vary: Origin`
+                    response.headers["Vary"] = f"{vary}, {response.headers['vary']}"
             log.info(
                 "%s %s -> %s in %.1f ms (%s)",
                 request.method,
@@ -369,30 +383,62 @@ class Handlers:
         )
 
     async def _a2a_card(self, request: Request, request_id: str) -> Response:
-        """The agent card of the agent the path names."""
+        """The agent card of the agent the path names, pointing at that same path."""
         runtime = self.runtime
         if not runtime.settings.public_agent_cards:
             runtime.callers.check(request.headers)
-        agent = self._a2a_agent(runtime, request)  # outside EXPOSED_AGENTS: 404, no upstream call
-        return await self._card(runtime, request, agent)
+        name = _path(request).split("/a2a/", 1)[-1].split("/", 1)[0]
+        try:  # outside EXPOSED_AGENTS: 404, no upstream call
+            agent = self._a2a_named(runtime, name)
+        except NotFound:
+            raise _no_card() from None
+        return await self._card(runtime, request, agent, name)
 
     async def _a2a_root_card(self, request: Request, request_id: str) -> Response:
         """`/.well-known/agent-card.json` (and `agent.json`): the `A2A_DEFAULT_AGENT`'s card.
 
         The A2A discovery location at the origin's root (RFC 8615); the card
-        points at `/a2a/<agent>`. Without the setting there is no such card
-        and the path answers as a route that does not exist.
+        points at `/a2a/<agent>`. Without the setting, or when that agent is
+        not served (`EXPOSED_AGENTS`, not in the project), the path answers
+        the same 404, naming nothing.
         """
         runtime = self.runtime
         name = (runtime.settings.a2a_default_agent or "").strip()
         if not name:
-            raise NotFound(f"no route GET {request.url.path}", code="route_not_found")
+            raise _no_card()
         if not runtime.settings.public_agent_cards:
             runtime.callers.check(request.headers)
-        return await self._card(runtime, request, self._a2a_named(runtime, name))
+        try:
+            agent = self._a2a_named(runtime, name)
+        except NotFound:
+            raise _no_card() from None
+        return await self._card(runtime, request, agent, self._a2a_route_name(runtime, agent, name))
 
-    async def _card(self, runtime: Runtime, request: Request, agent: AgentSpec) -> Response:
-        """The agent card, named and described from the Foundry agent (cached 5 minutes)."""
+    @classmethod
+    def _a2a_route_name(cls, runtime: Runtime, agent: AgentSpec, name: str) -> str:
+        """The `/a2a/<name>` segment that serves `agent`: `name`, else its alias or bare id."""
+        for candidate in (name, agent.alias, agent.alias.removeprefix(MODEL_PREFIX)):
+            if not candidate or "/" in candidate:
+                continue
+            try:
+                found = cls._a2a_named(runtime, candidate)
+                if (found.alias, found.agent_id, found.endpoint) == (
+                    agent.alias,
+                    agent.agent_id,
+                    agent.endpoint,
+                ):
+                    return candidate
+            except NotFound:
+                continue
+        return agent.alias.removeprefix(MODEL_PREFIX)
+
+    async def _card(
+        self, runtime: Runtime, request: Request, agent: AgentSpec, route_name: str
+    ) -> Response:
+        """The agent card, named and described from the Foundry agent (cached 5 minutes).
+
+        Its URLs are `/a2a/<route_name>` under `public_base`.
+        """
         from agents_core.a2a.wire import agent_card
 
         cached = self._cards.get(agent.alias)
@@ -409,10 +455,10 @@ class Handlers:
             self._cards[agent.alias] = cached
         definition = cached[1]
         if definition is None:
-            raise NotFound(f"no agent {agent.agent_id} in the project", code="agent_not_found")
+            raise _no_card()
         base = public_base(request, runtime.settings, runtime.platform)
         card = agent_card(
-            url=f"{base}/a2a/{agent.alias}",
+            url=f"{base}/a2a/{quote(route_name, safe=ROUTE_SAFE)}",
             name=definition.name or agent.alias,
             description=definition.description or f"Azure AI Foundry agent {agent.agent_id}",
             skill_id=agent.agent_id,
@@ -420,22 +466,65 @@ class Handlers:
         )
         from agents_core.a2a.rpc import card_response
 
-        return card_response(request, card)
+        return card_response(request, card, **_card_caching(runtime))
 
 
-def route_error(error: AdapterError, request_id: str, rpc: bool) -> JSONResponse:
-    """`error` in the route's shape: JSON-RPC on A2A routes (HTTP status kept), else OpenAI's."""
+def route_error(
+    error: AdapterError, request_id: str, rpc: bool, call: tuple[Any, Any] | None = None
+) -> JSONResponse:
+    """`error` in the route's shape: JSON-RPC on A2A routes (HTTP status kept), else OpenAI's.
+
+    `call`: the JSON-RPC request's `id` and protocol version, once its body was read.
+    """
     if not rpc:
         return error_response(error, request_id)
     from agents_core.a2a.wire import INTERNAL_ERROR, INVALID_REQUEST, RpcError
 
+    call_id, version = call or (None, None)
     code = INVALID_REQUEST if error.status_code < 500 else INTERNAL_ERROR
     data = {"httpStatus": error.status_code, "code": error.code}
     return JSONResponse(
-        RpcError(code, error.message, data).body(None),
+        RpcError(code, error.message, data).body(call_id, "1.0" if version == "1.0" else "0.3"),
         status_code=error.status_code,
         headers=error.headers(),
     )
+
+
+def _rpc_state(request: Request) -> tuple[Any, Any] | None:
+    """The JSON-RPC `id` and version `a2a.rpc.serve` kept, if it read the body."""
+    state = getattr(request.state, "rpc", None)
+    return state if isinstance(state, tuple) else None
+
+
+# Characters a path segment carries as they are (RFC 3986 pchar), e.g. `tck:1`.
+ROUTE_SAFE = "!$&'()*+,;=:@-._~"
+
+
+def _no_card() -> NotFound:
+    """A card route with no card to serve: the same words whatever the reason, naming nothing."""
+    return NotFound("no agent card here", code="route_not_found")
+
+
+def _card_caching(runtime: Runtime) -> dict[str, Any]:
+    """How a card may be cached, and on which request headers it depends.
+
+    A card a key unlocks is `private` (RFC 9111 §5.2.2.7: `public` would let
+    a shared cache hand it to a request without the key), varying on the
+    headers that carry the key. Its URLs come from `PUBLIC_BASE_URL` or the
+    platform's host name when set; else from `Host` (and, from a trusted
+    proxy, `X-Forwarded-Host`/`-Proto`), which it then varies on.
+    """
+    settings, platform = runtime.settings, runtime.platform
+    keyed = runtime.callers.enabled and not settings.public_agent_cards
+    vary: list[str] = []
+    hostname = (platform.website_hostname or "").strip()
+    if not settings.public_base_url and not (hostname and HOST.fullmatch(hostname)):
+        vary.append("Host")
+        if settings.trusted_proxies.strip():
+            vary += ["X-Forwarded-Host", "X-Forwarded-Proto"]
+    if keyed:
+        vary += ["Authorization", "Api-Key", "X-Api-Key"]
+    return {"private": keyed, "vary": ", ".join(vary)}
 
 
 def _turn_stream(

@@ -5,9 +5,15 @@ request's `id` once the body is read: the content type (-32005, before
 parsing), the body (-32700), the caller (HTTP 401), the `A2A-Version`
 header (-32009), the envelope and method, then the operation. Errors are
 rendered in the caller's protocol version (1.0: `google.rpc.ErrorInfo` in
-`data`). JSON-RPC errors travel with HTTP 200, except where the transport
-itself failed (401, 413, 415) and for 0.3's streaming methods, whose
-clients read a non-2xx status as "no stream" (the status mirrors the error).
+`data`). JSON-RPC errors travel with HTTP 200, as the JSON-RPC transport
+of both versions answers them, except where the transport itself failed
+(401, 413, 415, an unexpected 500), for an unknown agent (404, as its
+card), and for 0.3's streaming methods (`message/stream`,
+`tasks/resubscribe`), whose clients read a non-2xx status as "no stream":
+there every error, from the envelope on, comes with the status it mirrors.
+
+Once the body is parsed, the call's `id` and protocol version are kept on
+`request.state.rpc` so an unexpected failure is still answered to that `id`.
 """
 
 from __future__ import annotations
@@ -71,6 +77,8 @@ async def serve(
             )
         call_id = _call_id(payload)
         version = wire_version(payload, header)
+        streams = _streams_03(payload)
+        request.state.rpc = (call_id, version)
         try:
             caller = runtime.callers.check(request.headers)
         except AdapterError as exc:
@@ -91,7 +99,6 @@ async def serve(
             versioned=spec.kind == "versioned",
             public_base=public_base(request, runtime.settings, runtime.platform),
         )
-        streams = call.version == "0.3" and call.operation in ("stream", "subscribe")
         try:
             return await while_connected(request, _dispatch(service, call, runtime))
         except AdapterError as exc:
@@ -113,9 +120,17 @@ def _check_content_type(value: str | None) -> None:
         )
 
 
-def _call_id(payload: Any) -> str | int | None:
+def _call_id(payload: Any) -> str | int | float | None:
+    """The request's `id` to answer with: a string or a number (JSON-RPC 2.0), else null."""
     value = payload.get("id") if isinstance(payload, dict) else None
-    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+    valid = isinstance(value, str | int | float) and not isinstance(value, bool)
+    return value if valid else None
+
+
+def _streams_03(payload: Any) -> bool:
+    """Whether the call names a 0.3 streaming method (its errors carry an HTTP status)."""
+    method = payload.get("method") if isinstance(payload, dict) else None
+    return method in ("message/stream", "tasks/resubscribe")
 
 
 def _error(error: RpcError, call_id: Any, version: Version, streams: bool) -> JSONResponse:
@@ -169,11 +184,20 @@ async def _dispatch(service: tasks.TaskService, call: Call, runtime: Runtime) ->
     )
 
 
-def card_response(request: Request, card: dict[str, Any]) -> Response:
-    """The card with `Cache-Control` and a content `ETag`; `If-None-Match` that matches is 304."""
+def card_response(
+    request: Request, card: dict[str, Any], *, private: bool = False, vary: str = ""
+) -> Response:
+    """The card with `Cache-Control` and a content `ETag`; `If-None-Match` that matches is 304.
+
+    `private`: only the caller's own cache may keep it (a key unlocked it);
+    `vary`: the request headers the card depends on.
+    """
     body = json.dumps(card, separators=(",", ":"), ensure_ascii=False).encode()
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    headers = {"Cache-Control": f"public, max-age={CARD_MAX_AGE}", "ETag": etag}
+    scope = "private" if private else "public"
+    headers = {"Cache-Control": f"{scope}, max-age={CARD_MAX_AGE}", "ETag": etag}
+    if vary:
+        headers["Vary"] = vary
     wanted = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
     if etag in wanted or f"W/{etag}" in wanted or "*" in wanted:
         return Response(status_code=304, headers=headers)

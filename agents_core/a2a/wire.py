@@ -176,7 +176,7 @@ def _history_length(value: int | None) -> int | None:
 class Call:
     """One validated JSON-RPC call: what to do, in which protocol version."""
 
-    id: str | int | None
+    id: str | int | float | None
     version: Version
     operation: Operation
     params: dict[str, Any]
@@ -187,7 +187,7 @@ class Call:
             _check_part_kinds(self.params)
             params = _compat(t03.MessageSendParams, self.params)
             request = v03.to_core_send_message_request(
-                t03.SendMessageRequest(id=self.id or 0, params=params)
+                t03.SendMessageRequest(id=0, params=params)  # the id plays no part
             )
         else:
             request = _parse(self.params, SendMessageRequest())
@@ -261,7 +261,10 @@ class Call:
         """One streamed event's envelope in the caller's version."""
         if self.version == "1.0":
             return {"jsonrpc": "2.0", "id": self.id, "result": MessageToDict(value)}
-        return _dump(v03.to_compat_stream_response(value, self.id))
+        # The compat models take string or integer ids; JSON-RPC allows any number.
+        body = _dump(v03.to_compat_stream_response(value, 0))
+        body["id"] = self.id
+        return body
 
 
 def parse_call(payload: Any) -> Call:
@@ -273,7 +276,9 @@ def parse_call(payload: Any) -> Call:
     request_id = payload.get("id")
     if payload.get("jsonrpc") != "2.0" or not isinstance(payload.get("method"), str):
         raise RpcError(INVALID_REQUEST, "expected {'jsonrpc': '2.0', 'method': ..., 'id': ...}")
-    if request_id is not None and not isinstance(request_id, str | int):
+    if request_id is not None and (
+        isinstance(request_id, bool) or not isinstance(request_id, str | int | float)
+    ):
         raise RpcError(INVALID_REQUEST, "id must be a string, a number or null")
     method = payload["method"]
     params = payload.get("params", {})
