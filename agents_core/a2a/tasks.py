@@ -7,7 +7,7 @@ becomes the `response` artifact (text, the files it generated, structured
 output: see `parts`), streamed as artifact updates as it arrives. A run
 waiting for function results is `input-required`; the caller's next
 message on that task carries the results and continues the same run (for
-versioned agents, a new response of the same task: see `_latest`).
+versioned agents, a new response of the same task: see `_current`).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from agents_core.a2a.wire import (
     RpcError,
     message_content,
 )
-from agents_core.errors import AdapterError, NotFound, UpstreamError
+from agents_core.errors import INTERNAL_ERROR, AdapterError, NotFound, UpstreamError
+from agents_core.foundry.responses import CANCELED_OUTPUT
 from agents_core.foundry.types import Annotation
 from agents_core.runs import (
     TERMINAL,
@@ -81,13 +82,13 @@ STATES = {
 ARTIFACT_ID = "response"
 POLL_INTERVAL = 0.5
 MAX_POLL_INTERVAL = 4.0  # resubscribe polling backs off from POLL_INTERVAL up to this
-MAX_POLLS = 200  # upstream reads one resubscribe request may make
+MAX_POLLS = 200  # upstream reads one resubscribe request may make after its first look
 MESSAGE_ID_KEY = "a2a_message_id"  # Foundry metadata: values up to 512 characters
 OUTPUT_MODES = ("text/plain", "text/*", "text", "*/*")
 LIST_SCAN = 1000  # ListTasks without contextId: the project's newest threads it reads
 LIST_CONTEXTS = 50  # ... and the most of the caller's conversations whose runs it lists
-MAX_CHAIN = 16  # versioned agents: responses one task may span (function results continue it)
-MAX_CHAIN_PAGES = 10  # ... and pages of a conversation's responses read to find the next one
+CHAIN_PAGES = 50  # versioned: pages of 100 of a conversation's responses read to find a task
+POLL_READS = 3  # versioned: upstream reads one poll may make (a page, and a waiting response)
 STAMPS = {  # when a run entered its status (threads API fields; responses have created_at)
     "queued": "created_at",
     "in_progress": "started_at",
@@ -282,20 +283,17 @@ class TaskService:
             kind = part.WhichOneof("content")
             if kind == "data":
                 value = MessageToDict(part.data)
-                for output in (
-                    value.get("tool_outputs") if isinstance(value, dict) else None
-                ) or []:
-                    outputs.append(
-                        {
-                            "tool_call_id": str(output.get("tool_call_id")),
-                            "output": _text(output.get("output")),
-                        }
-                    )
+                if isinstance(value, dict) and "tool_outputs" in value:
+                    outputs.extend(_tool_outputs(value["tool_outputs"]))
             elif kind == "text":
                 text.append(part.text)
-        return ToolAnswer(
-            thread_id, run_id, outputs or [{"tool_call_id": "", "output": "".join(text)}]
-        )
+        outputs = outputs or [{"tool_call_id": "", "output": "".join(text)}]
+        if any(output["output"] == CANCELED_OUTPUT for output in outputs):
+            raise RpcError(
+                INVALID_PARAMS,
+                "a tool output may not be the adapter's cancellation text: cancel the task instead",
+            )
+        return ToolAnswer(thread_id, run_id, outputs)
 
     async def _start(self, plan: RunPlan) -> RunStream:
         return await runs.start(self.foundry, self.project, await self._prepare(plan))
@@ -331,41 +329,70 @@ class TaskService:
                     '{"tool_outputs": [{"tool_call_id": ..., "output": ...}]}',
                 )
             outputs = [{"tool_call_id": calls[0].id, "output": answer.outputs[0]["output"]}]
-        answer = ToolAnswer(answer.thread_id, run.id, outputs)
+        # versioned: the new response names the task's first one (the chain it continues)
+        answered = answer.run_id if self.versioned and answer.run_id else run.id
+        answer = ToolAnswer(answer.thread_id, answered, outputs)
         return RunPlan(None, {"assistant_id": self.agent_id}, answer)
 
     async def _latest(self, thread_id: str, run_id: str) -> Run:
-        """The run a task stands at now: its own, or for versioned agents its chain's last.
-
-        A versioned agent's function results go to a new response in the
-        same conversation, so a task is a chain of responses: each one whose
-        calls were answered (`completed` with calls, see
-        `ResponsesClient.get_run`) is followed by the next response of the
-        conversation. The task keeps the first response's id throughout.
-        """
-        run = await self._run(thread_id, run_id)
-        for _ in range(MAX_CHAIN):
-            if not (self.versioned and run.status == "completed" and run.tool_calls):
-                break
-            following = await self._following(thread_id, run.id)
-            if following is None:
-                break
-            run = await self._run(thread_id, following)
+        """The run a task stands at now: its own, or for versioned agents its chain's last."""
+        run, _, _ = await self._current(thread_id, run_id)
         return run
 
-    async def _following(self, thread_id: str, run_id: str) -> str | None:
-        """The response created right after `run_id` in its conversation, if any."""
-        newer: str | None = None
+    async def _current(
+        self, thread_id: str, run_id: str, chain: str | None = None, pages: int = CHAIN_PAGES
+    ) -> tuple[Run, str, int]:
+        """The task's run now, its chain (versioned) and the upstream reads that took.
+
+        A versioned agent's function results go to a new response in the
+        same conversation, which names the task's first response in its
+        metadata (`CHAIN_KEY`, see `ResponsesClient.continue_run`): a task is
+        the chain of responses naming its first one, and stands at the newest
+        of them, found in the conversation's responses listed newest first
+        (one page in the usual case). The task keeps the first response's id
+        throughout. A task whose first response is not in the conversation
+        its id names, or belongs to another agent, or continues another
+        task, is not found. The newest response, if it waits for function
+        results, is read once more: its calls may have been cancelled.
+        """
+        if not self.versioned:
+            return await self._run(thread_id, run_id), "", 1
+        run, chain, reads = await self._newest(thread_id, run_id, chain, pages)
+        if run.status == "requires_action" and run.tool_calls:
+            run = await self._run(thread_id, run.id)
+            reads += 2  # the response and the conversation items after it
+        return run, chain, reads
+
+    async def _newest(
+        self, thread_id: str, run_id: str, chain: str | None, pages: int
+    ) -> tuple[Run, str, int]:
+        """The newest response of task `run_id`'s chain (`chain`, when known) as listed."""
+        newest: dict[str, Run] = {}
         cursor: str | None = None
-        for _ in range(MAX_CHAIN_PAGES):
-            page, cursor = await self.foundry.list_runs(self.project, thread_id, 100, cursor)
+        agent = self.agent_id.partition(":")[0]
+        for reads in range(1, pages + 1):
+            try:
+                page, cursor = await self.foundry.list_runs(self.project, thread_id, 100, cursor)
+            except NotFound:
+                break
             for run in page:
+                if chain is not None and run.chain == chain:
+                    return run, chain, reads
                 if run.id == run_id:
-                    return newer
-                newer = run.id
+                    if run.continues or (run.agent and run.agent != agent):
+                        raise RpcError(
+                            TASK_NOT_FOUND, f"task {task_id(thread_id, run_id)} not found"
+                        )
+                    return newest.get(run.chain, run), run.chain, reads
+                newest.setdefault(run.chain, run)
             if not cursor:
                 break
-        return None
+            if reads == pages:
+                raise _TooDeep(
+                    f"task {task_id(thread_id, run_id)} lies more than {pages * 100} responses "
+                    "deep in its conversation: it cannot be read"
+                )
+        raise RpcError(TASK_NOT_FOUND, f"task {task_id(thread_id, run_id)} not found")
 
     async def _run(self, thread_id: str, run_id: str) -> Run:
         try:
@@ -551,24 +578,32 @@ class TaskService:
         resubscribe.
         """
         thread_id, run_id = _split_task_id(value)
-        run = await self._latest(thread_id, run_id)
+        run, chain, _ = await self._current(thread_id, run_id)
         if run.terminal:
             raise RpcError(
                 UNSUPPORTED_OPERATION,
                 f"task is {state_name(run.status)}: there is nothing to subscribe to; "
                 "GetTask returns it",
             )
-        return self._follow(TaskRef(thread_id, run_id), run)
+        return self._follow(TaskRef(thread_id, run_id), run, chain)
 
-    async def _follow(self, ref: TaskRef, run: Run) -> AsyncGenerator[StreamResponse, None]:
+    async def _follow(
+        self, ref: TaskRef, run: Run, chain: str
+    ) -> AsyncGenerator[StreamResponse, None]:
+        """Poll the task: one read (classic), or one page of the conversation's responses
+        plus, while the newest waits for function results, that response (versioned)."""
         yield StreamResponse(task=ref.task(_status(run, ref.id)))
         deadline = time.monotonic() + self.deadline
         last = run.status
-        wait, polls = POLL_INTERVAL, 0
-        while not run.terminal and time.monotonic() < deadline and polls < MAX_POLLS:
+        wait, reads = POLL_INTERVAL, 0
+        most = POLL_READS if self.versioned else 1
+        while not run.terminal and time.monotonic() < deadline and reads + most <= MAX_POLLS:
             await asyncio.sleep(wait)
-            run = await self._latest(ref.thread_id, ref.run_id)
-            polls += 1
+            try:
+                run, _, spent = await self._current(ref.thread_id, ref.run_id, chain, pages=1)
+            except _TooDeep:
+                return  # more than a page of new responses: a resubscription looks further
+            reads += spent
             wait = min(wait * 1.5, MAX_POLL_INTERVAL)  # a task that changes is polled anew
             if run.status != last:
                 wait = POLL_INTERVAL
@@ -587,19 +622,33 @@ class TaskService:
 
         None if the conversation is gone.
         """
-        tasks: list[tuple[Task, Run]] = []
+        listed: list[Run] = []
         cursor: str | None = None
         while True:
             try:
                 page, cursor = await self.foundry.list_runs(self.project, context_id, 100, cursor)
             except NotFound:
-                return tasks
-            for run in page:
-                task = TaskRef(context_id, run.id).task(_status(run))
-                if wanted is None or task.status.state == wanted:
-                    tasks.append((task, run))
+                break
+            listed.extend(page)
             if not cursor:
-                return tasks
+                break
+        newest: dict[str, Run] = {}  # versioned: the newest response of each chain (see `_current`)
+        for run in listed:
+            newest.setdefault(run.chain, run)
+        tasks: list[tuple[Task, Run]] = []
+        for run in listed:
+            current = run
+            if self.versioned:
+                if run.continues:
+                    continue  # a later response of a task listed by its first one
+                current = newest.get(run.chain, run)
+                if current.status == "requires_action" and current.tool_calls:
+                    current = await self._run(context_id, current.id)  # cancelled, perhaps
+            ref = TaskRef(context_id, run.id)
+            task = ref.task(_status(current, ref.id))
+            if wanted is None or task.status.state == wanted:
+                tasks.append((task, current))
+        return tasks
 
     async def _own_threads(self) -> list[str]:
         """The newest threads this caller started through the adapter, newest first.
@@ -665,6 +714,34 @@ class TaskService:
         if offset + limit < len(tasks):
             response.next_page_token = str(offset + limit)
         return response
+
+
+class _TooDeep(RpcError):
+    """A task deeper in its conversation than one lookup reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(INTERNAL_ERROR, message)
+
+
+def _tool_outputs(value: Any) -> list[dict[str, str]]:
+    """`tool_outputs`: a list of `{"tool_call_id": <string>, "output": ...}` (else -32602)."""
+    shape = (
+        'send a data part {"tool_outputs": [{"tool_call_id": "<id from the task\'s '
+        'tool_calls>", "output": "<result>"}]}'
+    )
+    if not isinstance(value, list):
+        raise RpcError(INVALID_PARAMS, f"tool_outputs must be a list: {shape}")
+    outputs: list[dict[str, str]] = []
+    for index, output in enumerate(value):
+        if not isinstance(output, dict):
+            raise RpcError(INVALID_PARAMS, f"tool_outputs[{index}] must be an object: {shape}")
+        call_id = output.get("tool_call_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise RpcError(
+                INVALID_PARAMS, f"tool_outputs[{index}].tool_call_id must be a string: {shape}"
+            )
+        outputs.append({"tool_call_id": call_id, "output": _text(output.get("output"))})
+    return outputs
 
 
 def _page_offset(token: str) -> int:

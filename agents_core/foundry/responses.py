@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from agents_core import tags
-from agents_core.errors import AdapterError, Conflict, InvalidRequest, NotFound
+from agents_core.errors import AdapterError, Conflict, InvalidRequest, NotFound, UpstreamError
 from agents_core.foundry.transport import (
     AgentDefinitions,
     Api,
@@ -65,7 +65,18 @@ AGENT_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 UPSTREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 ASKS_CALLER = ("mcp_approval_request", "oauth_consent_request")
 CANCELED_OUTPUT = "canceled: the caller canceled this task; the function was not run"
-"""The result `cancel_run` gives each function call a cancelled response was waiting on."""
+"""The result `cancel_run` gives each function call a cancelled response was waiting on.
+
+Only `cancel_run` writes it: `continue_run` refuses it as a caller's result.
+"""
+CHAIN_KEY = "continues_response"
+"""Response metadata of a response that answers function calls: the chain it continues.
+
+Its value is the first response of the chain (`Run.chain`): the response
+`continue_run` was told it answers, which for an A2A task is the task's
+first response, so a task's latest response is the newest one listed with it.
+"""
+ITEM_PAGES = 10  # pages of 100 conversation items read for the outputs of a response's calls
 
 
 def agent_reference(agent_id: str) -> dict[str, str]:
@@ -170,6 +181,9 @@ def normalize(response: dict[str, Any], conversation: str) -> Run:
     usage = response.get("usage")
     incomplete = response.get("incomplete_details")
     reply = output_reply(output)
+    metadata = response.get("metadata")
+    chain = metadata.get(CHAIN_KEY) if isinstance(metadata, dict) else None
+    reference = response.get("agent_reference")
     return Run(
         id=str(response.get("id")),
         thread_id=conversation,
@@ -193,7 +207,18 @@ def normalize(response: dict[str, Any], conversation: str) -> Run:
         text=reply.text,
         annotations=reply.annotations,
         background=bool(response.get("background")),
+        chain=chain if isinstance(chain, str) and chain else str(response.get("id")),
+        continues=isinstance(chain, str) and bool(chain),
+        agent=str(reference.get("name") or "") if isinstance(reference, dict) else "",
     )
+
+
+def conversation_of(response: dict[str, Any]) -> str | None:
+    """The id of the conversation a response belongs to (a string, or `{"id"}`), if it says."""
+    value = response.get("conversation")
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
 
 
 def _asked(item: dict[str, Any]) -> str:
@@ -341,29 +366,47 @@ class ResponsesClient:
         run_id: str | None,
         outputs: list[dict[str, str]],
     ) -> RunStream:
-        """`function_call_output` items in the same conversation: a new response continues."""
+        """`function_call_output` items in the same conversation: a new response continues.
+
+        The new response names the chain it continues in its metadata
+        (`CHAIN_KEY`: `run_id`, the response answered, or for an A2A task the
+        task's first response). A result that is the adapter's own
+        cancellation marker is refused: only `cancel_run` writes it.
+        """
+        if any(o["output"] == CANCELED_OUTPUT for o in outputs):
+            raise InvalidRequest(
+                "a function result may not be the adapter's cancellation text "
+                f"{CANCELED_OUTPUT!r}: to stop waiting for the results, cancel instead",
+                param="output",
+            )
         items = [
             {"type": "function_call_output", "call_id": o["tool_call_id"], "output": o["output"]}
             for o in outputs
         ]
-        body = {"agent_reference": agent_reference(agent_id), "input": items}
+        body: dict[str, Any] = {"agent_reference": agent_reference(agent_id), "input": items}
+        if run_id and UPSTREAM_ID.fullmatch(run_id):
+            body["metadata"] = {CHAIN_KEY: run_id}
         return self._stream(project, body, thread_id)
 
     async def get_run(self, project: Project, thread_id: str, run_id: str) -> Run:
         """The response; one that waited for function results says whether it got them.
 
         A response that ended with function calls waits (`requires_action`)
-        until the conversation holds their outputs, right after its own
-        output items: then it is `completed` (a follow-up response took the
-        results on) or `cancelled` (the outputs are `cancel_run`'s marker).
-        That costs one more read, of the conversation's items, only for
-        responses with calls.
+        until the conversation holds outputs for those calls (by `call_id`),
+        after its own output items: then it is `completed` (a follow-up
+        response took the results on) or `cancelled` (the outputs are
+        `cancel_run`'s marker, which no caller can send). That costs one
+        more read, of the conversation's items, only for responses with calls.
+        A response of another conversation is not found.
         """
         response = await self._json(project, "GET", f"{RESPONSES}/{run_id}")
+        conversation = conversation_of(response)
+        if conversation is not None and conversation != thread_id:
+            raise NotFound(f"no response {run_id} in conversation {thread_id}", code="not_found")
         run = normalize(response, thread_id)
         if run.status != "requires_action" or not run.tool_calls:
             return run
-        outputs = await self._outputs(project, thread_id, response)
+        outputs = await self._outputs(project, thread_id, response, {c.id for c in run.tool_calls})
         if not all(call.id in outputs for call in run.tool_calls):
             return run
         if all(outputs[call.id] == CANCELED_OUTPUT for call in run.tool_calls):
@@ -371,27 +414,42 @@ class ResponsesClient:
         return replace(run, status="completed")
 
     async def _outputs(
-        self, project: Project, conversation: str, response: dict[str, Any]
+        self, project: Project, conversation: str, response: dict[str, Any], calls: set[str]
     ) -> dict[str, str]:
-        """`function_call_output` items that follow the response's output in its conversation."""
+        """The outputs of `calls` that follow the response's output in its conversation.
+
+        Items in between (another message, other calls' outputs) are passed
+        over; one page of 100 items in the usual case, at most `ITEM_PAGES`.
+        """
         output = [item for item in response.get("output") or [] if isinstance(item, dict)]
         last = str(output[-1].get("id") or "") if output else ""
         if not UPSTREAM_ID.fullmatch(last) or not UPSTREAM_ID.fullmatch(conversation):
             return {}
-        params = {"order": "asc", "after": last, "limit": 20}
-        try:
-            page = await self._json(
-                project, "GET", f"{CONVERSATIONS}/{conversation}/items", None, params
-            )
-        except (NotFound, InvalidRequest):
-            return {}  # the conversation or the item is gone: nothing answered it here
         found: dict[str, str] = {}
-        for item in page.get("data") or []:
-            if not isinstance(item, dict) or item.get("type") != "function_call_output":
-                break
-            output_value = item.get("output")
-            found[str(item.get("call_id"))] = output_value if isinstance(output_value, str) else ""
-        return found
+        after = last
+        for _ in range(ITEM_PAGES):
+            params = {"order": "asc", "after": after, "limit": 100}
+            try:
+                page = await self._json(
+                    project, "GET", f"{CONVERSATIONS}/{conversation}/items", None, params
+                )
+            except (NotFound, InvalidRequest):
+                return {}  # the conversation or the item is gone: nothing answered it here
+            data = [item for item in page.get("data") or [] if isinstance(item, dict)]
+            for item in data:
+                call_id = item.get("call_id")
+                if item.get("type") == "function_call_output" and call_id in calls:
+                    value = item.get("output")
+                    found.setdefault(str(call_id), value if isinstance(value, str) else "")
+            if len(found) == len(calls) or not page.get("has_more") or not data:
+                return found
+            after = str(data[-1].get("id") or "")
+            if not UPSTREAM_ID.fullmatch(after):
+                return found
+        raise UpstreamError(
+            f"conversation {conversation} holds more than {ITEM_PAGES * 100} items after "
+            f"response {response.get('id')}: its function results cannot be read"
+        )
 
     async def cancel_run(self, project: Project, thread_id: str, run_id: str) -> Run:
         """Cancel a background response, or the function calls a finished response waits on.

@@ -179,6 +179,15 @@ class Run:
     annotations: tuple[Annotation, ...] = ()
     background: bool = False
     json_output: bool = False
+    chain: str = ""
+    """Versioned: the upstream id of the first response of the chain this one belongs to.
+
+    A response that answers function calls for a task continues that task's
+    chain (`CHAIN_KEY` in its metadata); any other response starts its own
+    (`chain` is its own upstream id). Empty for classic runs.
+    """
+    continues: bool = False  # versioned: a later response of another response's chain
+    agent: str = ""  # versioned: the name of the agent that answered (`agent_reference`)
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
