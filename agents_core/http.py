@@ -331,7 +331,7 @@ class Handlers:
         return JSONResponse(model_entry(name))
 
     async def _file_content(self, request: Request, request_id: str) -> Response:
-        """A file an agent produced or cited, streamed from the agent's project."""
+        """A file an agent produced or cited, streamed from the agent's project (inert here)."""
         runtime = await self._authorize(request)
         file_id = _path(request).split("/v1/files/", 1)[-1].removesuffix("/content")
         if not THREAD_ID.fullmatch(file_id):
@@ -354,6 +354,10 @@ class Handlers:
             for name in ("content-length", "content-disposition")
             if name in upstream.headers
         }
+        # The file is the agent's output, served from this origin: never sniffed, and
+        # opened in a browser it runs sandboxed (an HTML or SVG file cannot script us).
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
         return StreamingResponse(
             upstream.aiter_raw(),
             media_type=upstream.headers.get("content-type", "application/octet-stream"),

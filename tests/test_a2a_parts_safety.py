@@ -155,3 +155,19 @@ def test_a_generated_file_part_is_safe() -> None:
     assert (part.filename, part.media_type) == ("xloh.html", "application/octet-stream")
     classic = Annotation(type="file_path", file_id="assistant-1", text="sandbox:/mnt/data/\r\n")
     assert Files("https://gw.example", "echo").part(classic).filename == "assistant-1"
+
+
+def test_a_generated_file_is_a_safe_part_and_an_inert_download(emulated: str) -> None:
+    message = {
+        "messageId": "tck-artifact-file-1",
+        "role": "ROLE_USER",
+        "parts": [{"text": "a file, please"}],
+    }
+    sent = _rpc(f"{emulated}/a2a/tck", "SendMessage", {"message": message})
+    parts = sent.json()["result"]["task"]["artifacts"][0]["parts"]
+    [file] = [part for part in parts if "url" in part]
+    assert (file["filename"], file["mediaType"]) == ("output.txt", "text/plain")
+    download = httpx.get(file["url"], timeout=30)
+    assert download.status_code == 200
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-security-policy"].startswith("sandbox")
