@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from agents_core.a2a.parts import Files, ReplyStream, media_type, reply_parts, safe_name
+from agents_core.a2a.parts import Files, ReplyStream, reply_parts
+from agents_core.files import media_type, safe_name
 from agents_core.foundry.types import Annotation
 
 FILES = Files("https://gw.example", "echo")
@@ -171,3 +172,20 @@ def test_a_generated_file_is_a_safe_part_and_an_inert_download(emulated: str) ->
     assert download.status_code == 200
     assert download.headers["x-content-type-options"] == "nosniff"
     assert download.headers["content-security-policy"].startswith("sandbox")
+
+
+def test_the_openai_front_doors_hand_out_the_same_safe_names() -> None:
+    from agents_core.foundry.types import Annotation
+    from agents_core.openai.citations import chat_annotation, response_annotation
+
+    item = Annotation(
+        type="container_file_citation",
+        start_index=0,
+        end_index=5,
+        file_id="cfile_1",
+        container_id="cntr_1",
+        filename="..\\..\\evil\u202etxt.bat",
+    )
+    chat = chat_annotation(item, "planner:1")
+    assert chat["container_file_citation"]["filename"] == "eviltxt.bat"
+    assert response_annotation(item, "planner:1")["filename"] == "eviltxt.bat"

@@ -10,86 +10,28 @@ run that asked for JSON (`json_object` / `json_schema`) that parses as a
 JSON object a protobuf `Struct` holds faithfully is one data part; any other
 reply stays text, as sent.
 
-File names come from the agent (or its sandbox path), so they are made safe
-before they reach a client that may save or show them: a basename (no path
-separators of either kind), no control or bidi-format characters, at most
-`MAX_NAME` characters. A media type a client could run or render as active
-content (HTML, SVG, script, XML) is advertised as `application/octet-stream`.
+File names and media types are made safe as `agents_core.files` says: the
+same names and types the OpenAI front doors hand out.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import mimetypes
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from a2a.types import Part
 
+from agents_core.files import GENERATED_KINDS, file_name, file_url, media_type
 from agents_core.foundry.types import Annotation
-from agents_core.openai.citations import GENERATED_KINDS, file_name, file_url
 
-__all__ = ["Files", "ReplyStream", "media_type", "reply_parts", "safe_name"]
+__all__ = ["Files", "ReplyStream", "reply_parts"]
 
-MAX_NAME = 200
 # JSON nesting a data part may hold: each level is two protobuf messages (Value and
 # Struct or ListValue), and a task adds its own; upb refuses more than 100 in all.
 MAX_DEPTH = 32
 MAX_EXACT_INT = 2**53  # a Struct number is a double: larger integers would change
-ACTIVE_TYPES = frozenset(
-    {
-        "text/html",
-        "application/xhtml+xml",
-        "image/svg+xml",
-        "application/javascript",
-        "application/x-javascript",
-        "application/ecmascript",
-        "text/javascript",
-        "text/ecmascript",
-        "text/xml",
-        "application/xml",
-        "text/xsl",
-        "application/x-shockwave-flash",
-        "application/vnd.adobe.flash.movie",
-        "application/wasm",
-    }
-)
-
-
-def safe_name(name: str, fallback: str = "file") -> str:
-    """`name` as a file name a client can save as is (see the module docstring)."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    kept = "".join(
-        char
-        for char in unicodedata.normalize("NFC", base)
-        if unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
-    )
-    kept = kept.strip().rstrip(". ")  # Windows drops trailing dots and spaces
-    if not kept.strip("."):
-        kept = safe_name(fallback) if fallback != name else "file"
-    if len(kept) > MAX_NAME:
-        stem, dot, extension = kept.rpartition(".")
-        if dot and stem and 0 < len(extension) <= 16:
-            kept = f"{stem[: MAX_NAME - len(extension) - 1].rstrip(' .')}.{extension}"
-        else:
-            kept = kept[:MAX_NAME].rstrip(" .")
-    return kept or "file"
-
-
-def media_type(name: str) -> str:
-    """The media type guessed from `name`; active content is `application/octet-stream`."""
-    guessed = (mimetypes.guess_type(name, strict=False)[0] or "").lower()
-    if (
-        not guessed
-        or guessed in ACTIVE_TYPES
-        or guessed.endswith("+xml")
-        or "script" in guessed
-        or "html" in guessed
-    ):
-        return "application/octet-stream"
-    return guessed
 
 
 @dataclass(frozen=True)
@@ -103,7 +45,7 @@ class Files:
         return f"{self.base}{file_url(self.agent, item.file_id, item.container_id)}"
 
     def part(self, item: Annotation) -> Part:
-        name = safe_name(file_name(item), item.file_id)
+        name = file_name(item)
         return Part(url=self.link(item), filename=name, media_type=media_type(name))
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote
 
+from agents_core.files import GENERATED_KINDS, file_name, file_url
 from agents_core.runs import Annotation
 
 __all__ = [
@@ -24,26 +24,6 @@ __all__ = [
 ]
 
 FILE_KINDS = ("file_citation", "file_path", "container_file_citation")
-GENERATED_KINDS = ("file_path", "container_file_citation")
-"""Annotations naming a file the agent produced (code interpreter), not one it cites."""
-
-
-def file_url(model: str, file_id: str, container_id: str | None = None) -> str:
-    """Where this service serves an agent's file (a path under its base URL)."""
-    url = f"/v1/files/{quote(file_id, safe='')}/content?model={quote(model, safe='')}"
-    return f"{url}&container_id={quote(container_id, safe='')}" if container_id else url
-
-
-def file_name(item: Annotation) -> str:
-    """The file's name: as the upstream gave it, else the last segment of its marker.
-
-    A classic `file_path` annotation names no file; its marker is the
-    sandbox path the agent wrote (`sandbox:/mnt/data/report.csv`).
-    """
-    if item.filename:
-        return item.filename
-    name = item.text.rsplit("/", 1)[-1].strip() if item.text else ""
-    return name or item.file_id
 
 
 def _span(item: Annotation) -> dict[str, int]:
@@ -65,7 +45,7 @@ def _file_details(item: Annotation, model: str) -> dict[str, Any]:
     if item.quote:
         body["quote"] = item.quote
     if item.filename:
-        body["filename"] = item.filename
+        body["filename"] = file_name(item)
     return body
 
 
@@ -98,12 +78,12 @@ def response_annotation(item: Annotation, model: str) -> dict[str, Any]:
     body: dict[str, Any] = {"type": item.type, **_file_details(item, model)}
     if item.type == "file_citation":
         body["index"] = item.start_index or 0
-        body.setdefault("filename", item.filename or item.file_id)
+        body.setdefault("filename", file_name(item) if item.filename else item.file_id)
     elif item.type == "file_path":
         body["index"] = item.start_index or 0
     else:
         body.update(_span(item))
-        body.setdefault("filename", item.filename or item.file_id)
+        body.setdefault("filename", file_name(item) if item.filename else item.file_id)
     return body
 
 
