@@ -370,7 +370,9 @@ class TaskService:
         newest: dict[str, Run] = {}
         cursor: str | None = None
         agent = self.agent_id.partition(":")[0]
-        for reads in range(1, pages + 1):
+        reads = 0
+        while reads < pages:
+            reads += 1
             try:
                 page, cursor = await self.foundry.list_runs(self.project, thread_id, 100, cursor)
             except NotFound:
@@ -392,6 +394,10 @@ class TaskService:
                     f"task {task_id(thread_id, run_id)} lies more than {pages * 100} responses "
                     "deep in its conversation: it cannot be read"
                 )
+        if chain is None:  # not listed (yet): the response itself, if it is of this conversation
+            run = await self._run(thread_id, run_id)
+            if not (run.continues or (run.agent and run.agent != agent)):
+                return run, run.chain, reads + 2
         raise RpcError(TASK_NOT_FOUND, f"task {task_id(thread_id, run_id)} not found")
 
     async def _run(self, thread_id: str, run_id: str) -> Run:
