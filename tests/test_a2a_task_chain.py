@@ -245,3 +245,18 @@ def test_bad_tool_outputs_are_invalid_params(
         body = response.json()
         assert body["error"]["code"] == -32602 and says in body["error"]["message"], body
     assert state(url, task) == "TASK_STATE_INPUT_REQUIRED"
+
+
+def test_an_openai_response_id_mixing_two_conversations_is_not_found(emulated: str) -> None:
+    body: dict[str, Any] = {"model": "weather:1", "input": "weather in Paris"}
+    first = httpx.post(f"{emulated}/v1/responses", json=body, timeout=30).json()
+    second = httpx.post(f"{emulated}/v1/responses", json=body, timeout=30).json()
+    prefix, _, run = first["id"].rpartition(".")
+    conversation = second["id"].rpartition(".")[0].rpartition(".")[2]
+    mixed = f"{prefix.rpartition('.')[0]}.{conversation}.{run}"
+    assert mixed != first["id"]
+    assert httpx.get(f"{emulated}/v1/responses/{mixed}", timeout=30).status_code == 404
+    cancelled = httpx.post(f"{emulated}/v1/responses/{mixed}/cancel", timeout=30)
+    assert cancelled.status_code == 404
+    first_now = httpx.get(f"{emulated}/v1/responses/{first['id']}", timeout=30).json()
+    assert first_now["status"] != "cancelled"
