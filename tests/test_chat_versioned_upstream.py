@@ -139,6 +139,7 @@ def test_function_calls_round_trip(httpserver: HTTPServer, client: openai.OpenAI
     assert json_body(request) == {
         "agent_reference": {"type": "agent_reference", "name": "trip-planner", "version": "3"},
         "input": [{"type": "function_call_output", "call_id": "call_9", "output": "-3 C"}],
+        "metadata": {"continues_response": "resp_1"},  # the response it answers
         "conversation": "conv_t",
         "stream": True,
     }
