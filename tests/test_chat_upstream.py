@@ -660,6 +660,28 @@ def test_caller_disconnect_mid_stream_cancels_the_run(
     assert any(r.path.endswith("/runs/run_abc/cancel") for r, _ in httpserver.log)
 
 
+ANNOTATED_TEXT = {
+    "value": "Paris is big【1†source】 see chart【2†file】",
+    "annotations": [
+        {
+            "type": "url_citation",
+            "text": "【1†source】",
+            "start_index": 12,
+            "end_index": 22,
+            "url_citation": {"url": "https://en.wikipedia.org/wiki/Paris", "title": "Paris"},
+        },
+        {
+            "type": "file_path",
+            "text": "【2†file】",
+            "start_index": 32,
+            "end_index": 40,
+            "file_path": {"file_id": "assistant-chart1"},
+        },
+    ],
+}
+"""A reply citing a web page and a generated file, in the threads API's text shape."""
+
+
 def annotated_run(request: Request) -> Response:
     """A run whose message cites a web page and a file, in the threads API's delta shape."""
 
@@ -674,28 +696,7 @@ def annotated_run(request: Request) -> Response:
                     {
                         "index": 0,
                         "type": "text",
-                        "text": {
-                            "value": "Paris is big【1†source】 see chart【2†file】",
-                            "annotations": [
-                                {
-                                    "type": "url_citation",
-                                    "text": "【1†source】",
-                                    "start_index": 12,
-                                    "end_index": 22,
-                                    "url_citation": {
-                                        "url": "https://en.wikipedia.org/wiki/Paris",
-                                        "title": "Paris",
-                                    },
-                                },
-                                {
-                                    "type": "file_path",
-                                    "text": "【2†file】",
-                                    "start_index": 32,
-                                    "end_index": 40,
-                                    "file_path": {"file_id": "assistant-chart1"},
-                                },
-                            ],
-                        },
+                        "text": ANNOTATED_TEXT,
                     }
                 ]
             },
@@ -1088,26 +1089,8 @@ def test_a_classic_response_read_back_keeps_its_citations_and_files(
     httpserver.expect_request(
         f"{ENDPOINT_PATH}/threads/thread_abc/runs/run_abc", method="GET"
     ).respond_with_json(run_object("thread_abc", "run_abc", "completed"))
-    text = {
-        "value": "Paris is big【1†source】 see chart【2†file】",
-        "annotations": [
-            {
-                "type": "url_citation",
-                "text": "【1†source】",
-                "start_index": 12,
-                "end_index": 22,
-                "url_citation": {"url": "https://en.wikipedia.org/wiki/Paris", "title": "Paris"},
-            },
-            {
-                "type": "file_path",
-                "text": "【2†file】",
-                "start_index": 32,
-                "end_index": 40,
-                "file_path": {"file_id": "assistant-chart1"},
-            },
-        ],
-    }
-    reply = {"id": "msg_1", "role": "assistant", "content": [{"type": "text", "text": text}]}
+    text = {"type": "text", "text": ANNOTATED_TEXT}
+    reply = {"id": "msg_1", "role": "assistant", "content": [text]}
     httpserver.expect_request(
         f"{ENDPOINT_PATH}/threads/thread_abc/messages", method="GET"
     ).respond_with_json({"object": "list", "data": [reply], "has_more": False})
