@@ -190,10 +190,8 @@ def _serve(args: argparse.Namespace) -> int:
     handlers = Handlers(runtime, loopback_only=loopback_only)
     app = create_app(handlers)
     if emulator_app is not None:
-        from starlette.routing import Mount
-
         gate = EmulatorGate(emulator_app, runtime.callers, token, loopback_only)
-        app.router.routes.append(Mount(EMULATOR_PREFIX, app=gate))
+        app.mount(EMULATOR_PREFIX, gate)
     _banner(args, runtime, use_emulator)
     config = uvicorn.Config(
         app,

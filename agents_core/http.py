@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import Response, StreamingResponse
 
 from agents_core import telemetry
 from agents_core.config import MODEL_PREFIX, AgentSpec, ConfigError, Settings
@@ -30,7 +24,7 @@ from agents_core.edge import (
     BodyBudget,
     Cors,
     EventStream,
-    RequestIds,
+    JSONResponse,
     loopback_host,
     public_base,
     read_json,
@@ -42,6 +36,7 @@ from agents_core.foundry.transport import AgentClient
 from agents_core.ids import IdSigner
 from agents_core.openai.models import ModelCatalog, model_entry
 from agents_core.playground import Playground
+from agents_core.routing import Route, Router
 from agents_core.runs import THREAD_ID, AgentInfo, RunPlan
 from agents_core.runtime import Runtime
 
@@ -590,11 +585,10 @@ def error_response(error: AdapterError, request_id: str) -> JSONResponse:
     )
 
 
-def create_app(handlers: Handlers) -> Starlette:
-    """The local server: the same handlers, mounted at the paths `func start` serves."""
+def create_app(handlers: Handlers) -> Router:
+    """The local server: the same handlers, at the paths `func start` serves."""
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = getattr(exc, "status_code", 500)
+    def error_page(request: Request, status: int, allowed: tuple[str, ...]) -> Response:
         error: AdapterError = NotFound(
             f"no route {request.method} {request.url.path}", code="route_not_found"
         )
@@ -606,67 +600,28 @@ def create_app(handlers: Handlers) -> Starlette:
                 code="method_not_allowed",
                 status_code=405,
             )
-        elif status != 404:
-            error = AdapterError(str(getattr(exc, "detail", "")), status_code=status)
         response = error_response(error, scope_request_id(request.scope))
-        allow = (getattr(exc, "headers", None) or {}).get("Allow")
-        if status == 405 and allow:
-            response.headers["Allow"] = allow if "OPTIONS" in allow else f"{allow}, OPTIONS"
+        if error.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await handlers.aclose()
-
+    api, page = ("POST", "OPTIONS"), ("GET", "OPTIONS")
     routes = [
-        Route("/v1/chat/completions", handlers.chat_completions, methods=["POST", "OPTIONS"]),
-        Route("/v1/responses", handlers.responses_create, methods=["POST", "OPTIONS"]),
-        Route("/v1/responses/{response_id}", handlers.responses_get, methods=["GET", "OPTIONS"]),
-        Route(
-            "/v1/responses/{response_id}/cancel",
-            handlers.responses_cancel,
-            methods=["POST", "OPTIONS"],
-        ),
-        Route("/v1/models", handlers.list_models, methods=["GET", "OPTIONS"]),
-        Route("/v1/models/{model:path}", handlers.get_model, methods=["GET", "OPTIONS"]),
-        Route("/v1/files/{file_id}/content", handlers.file_content, methods=["GET", "OPTIONS"]),
-        Route("/a2a/{agent}", handlers.a2a_rpc, methods=["POST", "OPTIONS"]),
-        Route("/v1/a2a/{agent}/message/send", handlers.a2a_rpc, methods=["POST", "OPTIONS"]),
-        Route(
-            "/a2a/{agent}/.well-known/agent-card.json",
-            handlers.a2a_card,
-            methods=["GET", "OPTIONS"],
-        ),
-        Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, methods=["GET", "OPTIONS"]),
-        Route("/.well-known/agent-card.json", handlers.a2a_root_card, methods=["GET", "OPTIONS"]),
-        Route("/.well-known/agent.json", handlers.a2a_root_card, methods=["GET", "OPTIONS"]),
-        Route("/", handlers.playground_page, methods=["GET"]),
-        Route("/playground", handlers.playground_page, methods=["GET"]),
-        Route("/playground/{asset}", handlers.playground_asset, methods=["GET"]),
+        Route("/v1/chat/completions", handlers.chat_completions, api),
+        Route("/v1/responses", handlers.responses_create, api),
+        Route("/v1/responses/{response_id}", handlers.responses_get, page),
+        Route("/v1/responses/{response_id}/cancel", handlers.responses_cancel, api),
+        Route("/v1/models", handlers.list_models, page),
+        Route("/v1/models/{model:path}", handlers.get_model, page),
+        Route("/v1/files/{file_id}/content", handlers.file_content, page),
+        Route("/a2a/{agent}", handlers.a2a_rpc, api),
+        Route("/v1/a2a/{agent}/message/send", handlers.a2a_rpc, api),
+        Route("/a2a/{agent}/.well-known/agent-card.json", handlers.a2a_card, page),
+        Route("/a2a/{agent}/.well-known/agent.json", handlers.a2a_card, page),
+        Route("/.well-known/agent-card.json", handlers.a2a_root_card, page),
+        Route("/.well-known/agent.json", handlers.a2a_root_card, page),
+        Route("/", handlers.playground_page, ("GET",)),
+        Route("/playground", handlers.playground_page, ("GET",)),
+        Route("/playground/{asset}", handlers.playground_asset, ("GET",)),
     ]
-    app = Starlette(
-        routes=routes,
-        exception_handlers={HTTPException: http_error},
-        lifespan=lifespan,
-        middleware=[Middleware(A2ATrailingSlash)],
-    )
-    app.add_middleware(RequestIds)  # outermost: 404s, 405s and redirects get an id
-    return app
-
-
-class A2ATrailingSlash:
-    """`/a2a/{agent}/` is `/a2a/{agent}`, with no redirect: clients do not re-POST after one.
-
-    (The Functions host's routing already ignores a trailing slash.)
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        a2a_path = scope["type"] == "http" and path.startswith("/a2a/") and path.count("/") == 3
-        if a2a_path and path.endswith("/") and len(path) > len("/a2a//"):
-            scope = {**scope, "path": path[:-1], "raw_path": path[:-1].encode()}
-        await self.app(scope, receive, send)
+    return Router(routes, error_page, on_shutdown=handlers.aclose)

@@ -25,7 +25,7 @@ from typing import Any
 
 from a2a.types import SendMessageRequest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from agents_core.a2a import tasks
 from agents_core.a2a.wire import (
@@ -42,7 +42,7 @@ from agents_core.a2a.wire import (
     wire_version,
 )
 from agents_core.config import AgentSpec
-from agents_core.edge import EventStream, public_base, while_connected
+from agents_core.edge import EventStream, JSONResponse, public_base, while_connected
 from agents_core.errors import AdapterError, InvalidRequest
 from agents_core.runtime import Runtime
 from agents_core.sse import encode_json, with_heartbeat
