@@ -915,7 +915,7 @@ def served_runtime(
 
 def busy_connections(runtime: Runtime) -> int:
     """Upstream connections taken from the pool and not given back (aiohttp's connector)."""
-    session = runtime.http._inner.client  # type: ignore[attr-defined]
+    session = runtime.http._inner._session  # type: ignore[attr-defined]
     return 0 if session is None else len(session.connector._acquired)
 
 
