@@ -105,8 +105,7 @@ class Runtime:
             settings.upstream_read_timeout, connect=settings.upstream_connect_timeout
         )
         telemetry.configure(platform)
-        tls = httpx.create_ssl_context()  # certifi's roots, as httpx verifies; made once
-        http = telemetry.UpstreamTransport(AiohttpTransport(tls))
+        http = telemetry.UpstreamTransport(AiohttpTransport())
         transport = Transport(
             http,
             settings.api_version,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +113,30 @@ async def test_refused_secret_is_an_error_naming_the_principal_not_the_secret(
     await refused.aclose()
     assert "client-1" in raised.value.message and "Azure AI User" in raised.value.message
     assert "s3cret" not in raised.value.message
+
+
+async def test_upstream_https_is_verified_against_the_trust_store(
+    entra: tuple[HTTPServer, Path],
+) -> None:
+    """An upstream whose certificate no trusted root signed is never spoken to."""
+    import httpx
+
+    from agents_core.upstream_http import AiohttpTransport
+
+    server, cert_file = entra
+    server.clear()
+    server.expect_request("/api/projects/p/threads").respond_with_json({"id": "thread_1"})
+    url = f"https://localhost:{server.port}/api/projects/p/threads"
+    default = AiohttpTransport()
+    with pytest.raises(httpx.ConnectError, match="certificate"):
+        await default.handle_async_request(httpx.Request("GET", url))
+    await default.aclose()
+    trusting = AiohttpTransport(ssl.create_default_context(cafile=str(cert_file)))
+    response = await trusting.handle_async_request(httpx.Request("GET", url))
+    try:
+        assert response.status_code == 200
+        assert json.loads(await response.aread()) == {"id": "thread_1"}
+    finally:
+        await response.aclose()
+        await trusting.aclose()
+    assert len(server.log) == 1
