@@ -168,14 +168,15 @@ class Handlers:
                 edge[0].decorate(request, response)
                 if vary and response.headers.get("vary") != vary:  # CORS set `Vary: Origin`
                     response.headers["Vary"] = f"{vary}, {response.headers['vary']}"
-            log.info(
-                "%s %s -> %s in %.1f ms (%s)",
-                request.method,
-                request.url.path,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+            if not telemetry.logs_turn():  # a turn's own line says all this, and more
+                log.info(
+                    "%s %s -> %s in %.1f ms (%s)",
+                    request.method,
+                    request.url.path,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                    request_id,
+                )
             return response
 
         endpoint.__name__ = handler.__name__.lstrip("_")

@@ -194,7 +194,13 @@ def test_chat_turn_span_tree_metrics_and_log_line(
 
     [line] = [r for r in caplog.records if r.name == "agents_core.turns"]
     message = line.getMessage()
+    assert message.startswith("turn route=/v1/chat/completions caller=")
     assert f"caller={CALLER}" in message and f"agent={agent_id}" in message
+    # One line per turn: no access line besides it; other requests keep theirs.
+    assert not [r for r in caplog.records if r.name == "agents_core.http"]
+    assert httpx.get(f"{adapter}/v1/models", headers=headers(), timeout=30).status_code == 200
+    [access] = [r for r in caplog.records if r.name == "agents_core.http"]
+    assert access.getMessage().startswith("GET /v1/models -> 200 in ")
     assert f"thread={body['thread_id']}" in message and "status=completed" in message
     assert f"input_tokens={body['usage']['prompt_tokens']}" in message
     assert getattr(line, "turn.caller") == CALLER

@@ -282,15 +282,29 @@ def _finish(turn: Turn) -> None:
     if turn.finished:
         return
     turn.finished = True
-    if turn.invoked or (turn.agent_id is not None and turn.route in TURN_ROUTES):
+    if _logs_turn(turn):
         _log_turn(turn)
     if _exporter is not None:
         _exporter.request_finished(turn)
 
 
+def _logs_turn(turn: Turn) -> bool:
+    return turn.invoked or (turn.agent_id is not None and turn.route in TURN_ROUTES)
+
+
+def logs_turn() -> bool:
+    """True when the current request will end with a turn line, which stands for its access line.
+
+    Known once the endpoint answers: the agent is resolved, or a run started.
+    """
+    turn = TURN.get()
+    return turn is not None and _logs_turn(turn)
+
+
 def _log_turn(turn: Turn) -> None:
-    """One line per turn: who, which agent and thread, tokens, time, outcome. No content."""
+    """One line per turn: route, who, which agent and thread, tokens, time, outcome. No content."""
     fields = {
+        "turn.route": turn.route,
         "turn.caller": turn.caller or "anonymous",
         "turn.agent": turn.agent_id or "-",
         "turn.thread": turn.thread_id or "-",
