@@ -10,7 +10,7 @@
 - `public_base`: scheme and host for URLs we hand out (agent cards), from
   configuration or the platform, never from an untrusted forwarding header.
 - `request_id`: the id every response and log line of a request quotes.
-- `while_connected` and `EventStream`: a run lasts only while its caller
+- `CallerWatch`, `while_connected` and `EventStream`: a run lasts only while its caller
   is there; a caller that goes away (or stops reading a stream past its
   deadline) gets its run cancelled.
 """
@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import json
 import logging
@@ -26,7 +25,7 @@ import math
 import os
 import re
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import anyio
 import orjson
@@ -42,6 +41,8 @@ from agents_core.errors import AdapterError, InvalidRequest, PayloadTooLarge, Se
 
 __all__ = [
     "BodyBudget",
+    "CallerGone",
+    "CallerWatch",
     "Cors",
     "EventStream",
     "JSONResponse",
@@ -345,31 +346,67 @@ STREAM_GRACE = 1.0
 """Past its deadline a stream has this long to deliver its last frame before it is cut."""
 
 
+class CallerGone(Exception):
+    """The caller's `http.disconnect` arrived while a `CallerWatch` block ran (it was cancelled)."""
+
+
+class CallerWatch:
+    """Run a block in the current task; the caller's `http.disconnect` cancels it.
+
+    One watcher task waits on `receive`; when the caller goes, the block's
+    task is cancelled and the block ends with `CallerGone` (its cleanup,
+    such as cancelling a run, has run by then). A cancellation of any other
+    origin passes through unchanged. Call it once the body is read: the
+    caller's next ASGI message is then `http.disconnect`.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._watching = True
+        self.gone = False
+        self._watcher = asyncio.ensure_future(_disconnected(receive))
+        self._watcher.add_done_callback(self._fired)
+
+    def _fired(self, watcher: asyncio.Future[None]) -> None:
+        if self._watching and not watcher.cancelled() and watcher.exception() is None:
+            self.gone = True
+            self._task.cancel()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        self._watching = False
+        self._watcher.cancel()
+        if self.gone and isinstance(exc, asyncio.CancelledError):
+            self._task.uncancel()
+            raise CallerGone from None
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 async def while_connected(request: Request, work: Coroutine[Any, Any, T]) -> T:
-    """`work`'s result, unless the caller disconnects first: then `work` is cancelled.
+    """`work`'s result, unless the caller disconnects first: then `work` is cancelled (499).
 
     For blocking answers (chat and Responses without `stream`, A2A blocking
     sends): cancelling the work leaves its run stream, which cancels the run
-    upstream. Call it once the body is read: the caller's next ASGI message
-    is then `http.disconnect`.
+    upstream. `work` runs in the request's own task (`CallerWatch`).
     """
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request.receive))
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, AdapterError):
-                with anyio.CancelScope(shield=True):
-                    await task
-    if task.cancelled():
+        with CallerWatch(request.receive):
+            return await work
+    except CallerGone:
         log.info("caller disconnected; its run was cancelled (%s)", request.url.path)
         raise AdapterError(
             "the caller disconnected before the answer", code="client_disconnected", status_code=499
-        )
-    return task.result()
+        ) from None
 
 
 class EventStream(StreamingResponse):
@@ -381,7 +418,7 @@ class EventStream(StreamingResponse):
     is closed, which cancels its run, and the connection is dropped. A
     caller's `http.disconnect` closes the body the same way.
 
-    One task waits for the disconnect and cancels the stream; Starlette's
+    The stream runs in the request's own task under `CallerWatch`; Starlette's
     `StreamingResponse` ran an anyio task group (two tasks, three cancel
     scopes) per stream, about 4 KB of each open stream's memory.
     """
@@ -393,19 +430,10 @@ class EventStream(StreamingResponse):
         self.deadline = deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        streaming = True
-
-        def caller_gone(watcher: asyncio.Future[None]) -> None:
-            if streaming and not watcher.cancelled() and watcher.exception() is None:
-                task.cancel()
-
-        watcher = asyncio.ensure_future(_disconnected(receive))
-        watcher.add_done_callback(caller_gone)
         try:
-            async with asyncio.timeout(self.deadline + STREAM_GRACE):
-                await self.stream_response(send)
+            with CallerWatch(receive):
+                async with asyncio.timeout(self.deadline + STREAM_GRACE):
+                    await self.stream_response(send)
         except TimeoutError:
             log.warning(
                 "stream passed its %g s deadline with the caller not reading: "
@@ -413,14 +441,8 @@ class EventStream(StreamingResponse):
                 self.deadline,
             )
             await self._close_body()
-        except asyncio.CancelledError:
-            if not (watcher.done() and not watcher.cancelled()):
-                raise  # the server's own cancellation
-            task.uncancel()
+        except CallerGone:
             await self._close_body()
-        finally:
-            streaming = False
-            watcher.cancel()
 
     async def _close_body(self) -> None:
         """Close the body (its run is cancelled there), shielded from the server's cancellation."""
@@ -428,8 +450,3 @@ class EventStream(StreamingResponse):
         if closing is not None:
             with anyio.CancelScope(shield=True):
                 await closing()
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
