@@ -98,9 +98,7 @@ class Router:
         self._mounts.append((prefix.rstrip("/"), app))
 
     def match(self, path: str) -> list[Route]:
-        """The routes whose path matches `path` (one trailing slash ignored), any method."""
-        if len(path) > 1 and path.endswith("/"):
-            path = path[:-1]
+        """The routes whose path matches `path`, any method."""
         found = self._fixed.get(path)
         if found is not None:
             return found
@@ -127,6 +125,10 @@ class Router:
             if path == prefix or path.startswith(prefix + "/"):
                 await app(self._mounted(scope, prefix), receive, _with_id(send, request_id))
                 return
+        if _trailing_slash(scope):  # handlers read the path as served: without it
+            path = scope["path"] = path[:-1]
+            if isinstance(scope.get("raw_path"), bytes):
+                scope["raw_path"] = scope["raw_path"][:-1]
         routes = self.match(path)
         method: str = scope["method"]
         request = Request(scope, receive)
@@ -162,16 +164,41 @@ class Router:
                 return
 
 
+def _trailing_slash(scope: Scope) -> bool:
+    """The path ends in one `/` as sent (not `%2F`, not `//`), and is not the root."""
+    path: str = scope["path"]
+    raw = scope.get("raw_path")
+    return (
+        len(path) > 1
+        and path.endswith("/")
+        and not path.endswith("//")
+        and (not isinstance(raw, bytes) or raw.endswith(b"/"))
+    )
+
+
 def _with_id(send: Send, request_id: str) -> Send:
-    """`send` that adds `x-request-id` to a response start that lacks one."""
+    """`send` for a mounted app: `x-request-id` added, a redirect's `Location` made relative.
+
+    A relative `Location` never names a host the caller made up (`Host`).
+    """
     raw = request_id.encode()
 
     async def send_with_id(message: dict[str, object]) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers") or [])  # type: ignore[call-overload]
+            headers = [
+                (name, _relative(value) if name.lower() == b"location" else value)
+                for name, value in message.get("headers") or []  # type: ignore[attr-defined]
+            ]
             if not any(name.lower() == b"x-request-id" for name, _ in headers):
                 headers.append((b"x-request-id", raw))
             message = {**message, "headers": headers}
         await send(message)
 
     return send_with_id  # type: ignore[return-value]
+
+
+def _relative(location: bytes) -> bytes:
+    match = re.match(rb"[A-Za-z][A-Za-z0-9+.-]*://[^/]*(/.*)?$", location)
+    if match is None:
+        return location
+    return match.group(1) or b"/"

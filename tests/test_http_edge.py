@@ -241,6 +241,12 @@ def test_embedded_emulator_is_behind_the_gateway_keys() -> None:
             timeout=30,
         )
         assert reply.status_code == 200  # the adapter itself still reaches its emulator
+        redirect = httpx.get(
+            f"{base}/emulator/_emulator/requests/",
+            headers={"x-api-key": "local-key", "Host": "evil.example"},
+        )
+        assert redirect.status_code == 307  # a relative Location: never the caller's Host
+        assert redirect.headers["location"] == "/emulator/_emulator/requests"
 
 
 def test_emulator_is_refused_on_a_non_loopback_address() -> None:
@@ -406,6 +412,10 @@ def test_oversized_headers_get_431_and_a_large_body_still_passes() -> None:
         ("POST", "/v1/chat/completions/", 400),  # served (its body is refused), not redirected
         ("GET", "/playground/", 200),
         ("GET", "/v1/models/", 200),
+        ("GET", "/v1/models/echo/", 200),  # handlers read the path without the slash
+        ("GET", "/playground/app.js/", 200),
+        ("GET", "//", 404),  # not a trailing slash: an empty segment
+        ("GET", "/v1/models%2F", 404),  # an encoded slash is part of the name
         ("GET", "/v1/nothing", 404),
         ("DELETE", "/v1/chat/completions", 405),
     ],
