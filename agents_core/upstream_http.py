@@ -91,11 +91,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         except Exception as exc:
             raise _httpx_error(exc) from exc
+        # Not tied to `request`: a streamed run's response lives as long as the run,
+        # and the request holds its body (the whole prompt).
         return httpx.Response(
             response.status,
             headers=response.raw_headers,
             stream=_Body(response),
-            request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
 

@@ -571,6 +571,7 @@ class RunStream:
 
     async def __aenter__(self) -> Self:
         self._response = await self.open()
+        self.open = _opened  # its request (the whole prompt) is not kept while the run streams
         return self
 
     async def __aexit__(
@@ -658,6 +659,10 @@ class RunStream:
             self.ended = event
             telemetry.run_ended(event.run)
         return event
+
+
+async def _opened() -> httpx.Response:
+    raise RuntimeError("a run stream opens once")
 
 
 def _body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -154,20 +154,49 @@ async def complete(
 
 @dataclass
 class ChatStream:
-    """A started streaming completion: headers can be sent, `frames()` yields the SSE body."""
+    """A started streaming completion: headers can be sent, `frames()` yields the SSE body.
 
-    request: ChatRequest
-    plan: RunPlan
+    It keeps what its frames need of the request and the plan, not the
+    request itself: a stream open for minutes would otherwise hold every
+    message of the conversation (`ChatStream.of`).
+    """
+
+    model: str
+    include_usage: bool
+    citations: _Cited
+    plan_dropped: tuple[str, ...]
+    named_thread: bool
     run: RunStream
     started: RunStarted
     deadline: float
     request_id: str
     created: int = field(default_factory=lambda: int(time.time()))
-    citations: _Cited = field(init=False)
     _text_frame: tuple[bytes, bytes] = field(init=False)
 
+    @classmethod
+    def of(
+        cls,
+        request: ChatRequest,
+        plan: RunPlan,
+        run: RunStream,
+        started: RunStarted,
+        deadline: float,
+        request_id: str,
+    ) -> ChatStream:
+        options = request.stream_options
+        return cls(
+            request.model,
+            options is not None and bool(options.include_usage),
+            _Cited(request),
+            plan.dropped,
+            plan.named_thread,
+            run,
+            started,
+            deadline,
+            request_id,
+        )
+
     def __post_init__(self) -> None:
-        self.citations = _Cited(self.request)
         # A text delta's frame is this chunk with only the text changing: encoded once.
         head, _, tail = encode_json(self._chunk({"content": _SLOT})).rpartition(
             json_codec.dumps(_SLOT)
@@ -181,14 +210,14 @@ class ChatStream:
     @property
     def dropped(self) -> tuple[str, ...]:
         """What the run did not get of the request (known once the stream has started)."""
-        return (*self.plan.dropped, *self.run.dropped)
+        return (*self.plan_dropped, *self.run.dropped)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
             "id": _completion_id(self.started.run_id),
             "object": "chat.completion.chunk",
             "created": self.created,
-            "model": self.request.model,
+            "model": self.model,
             "system_fingerprint": None,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
@@ -222,12 +251,11 @@ class ChatStream:
                 if reason == "tool_calls":
                     calls = [
                         {"index": index, **call}
-                        for index, call in enumerate(_tool_calls(event.run, self.plan.named_thread))
+                        for index, call in enumerate(_tool_calls(event.run, self.named_thread))
                     ]
                     yield encode_json(self._chunk({"tool_calls": calls}))
                 yield encode_json(self._chunk({}, reason))
-                options = self.request.stream_options
-                if options is not None and options.include_usage:
+                if self.include_usage:
                     usage = self._chunk({})
                     usage["choices"] = []
                     usage["usage"] = _usage(event.run)
@@ -244,4 +272,4 @@ async def open_stream(
 ) -> ChatStream:
     """Start the run and wait for it to exist, so refusals still become HTTP errors."""
     opened = await runs.open_started(foundry, project, plan)
-    return ChatStream(request, plan, opened.run, opened.started, deadline, request_id)
+    return ChatStream.of(request, plan, opened.run, opened.started, deadline, request_id)

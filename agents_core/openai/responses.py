@@ -229,18 +229,31 @@ async def create(
 
 @dataclass
 class ResponseStream:
-    """A started streamed response: headers can be sent, `frames()` yields the SSE body."""
+    """A started streamed response: headers can be sent, `frames()` yields the SSE body.
 
-    request: ResponsesRequest
-    plan: RunPlan
+    It keeps the request's echo (`Shape`), not the request: a stream open
+    for minutes would otherwise hold all of its input (`ResponseStream.of`).
+    """
+
+    shape: Shape
+    strip_markers: bool
+    plan_dropped: tuple[str, ...]
     run: RunStream
     started: RunStarted
     deadline: float
-    shape: Shape = field(init=False)
     _sequence: int = field(default=0, init=False)
 
-    def __post_init__(self) -> None:
-        self.shape = Shape.of(self.request)
+    @classmethod
+    def of(
+        cls,
+        request: ResponsesRequest,
+        plan: RunPlan,
+        run: RunStream,
+        started: RunStarted,
+        deadline: float,
+    ) -> ResponseStream:
+        strip = request.citation_markers == "strip"
+        return cls(Shape.of(request), strip, plan.dropped, run, started, deadline)
 
     @property
     def thread_id(self) -> str:
@@ -248,7 +261,7 @@ class ResponseStream:
 
     @property
     def dropped(self) -> tuple[str, ...]:
-        return (*self.plan.dropped, *self.run.dropped)
+        return (*self.plan_dropped, *self.run.dropped)
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         payload = {"type": kind, "sequence_number": self._sequence, **fields}
@@ -270,7 +283,7 @@ class ResponseStream:
             await self.run.__aexit__(None, None, None)
 
     async def _body(self) -> AsyncIterator[bytes]:
-        cited = _Cited(self.request.model, self.request.citation_markers == "strip")
+        cited = _Cited(self.shape.model, self.strip_markers)
         message = message_item(self.started, "", [], "in_progress")
         item_id = message["id"]
         text: list[str] = []
@@ -357,7 +370,7 @@ async def open_stream(
 ) -> ResponseStream:
     """Start the run and wait for it to exist, so refusals still become HTTP errors."""
     opened = await runs.open_started(client, project, plan)
-    return ResponseStream(request, plan, opened.run, opened.started, deadline)
+    return ResponseStream.of(request, plan, opened.run, opened.started, deadline)
 
 
 async def _object(
