@@ -250,8 +250,9 @@ def test_embedded_emulator_is_behind_the_gateway_keys() -> None:
 
 
 def test_emulator_is_refused_on_a_non_loopback_address() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "agents_core", "serve", "--emulator", "--host", "0.0.0.0"],
+    command = ["serve", "--emulator", "--host", "0.0.0.0", "--port", str(free_port())]
+    result = subprocess.run(  # a free port: the refusal is what answers, not a busy default
+        [sys.executable, "-m", "agents_core", *command],
         capture_output=True,
         text=True,
         timeout=60,
