@@ -230,6 +230,33 @@ def test_a2a_turn_span_tree(recorded: Recorded, adapter: str, emulator: str, kin
     assert_upstream_continues(emulator, upstream)
 
 
+def test_turn_lines_name_the_route_and_json_rpc_errors(
+    recorded: Recorded, adapter: str, kind: Kind, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Responses turn names its route; an A2A error answered on HTTP 200 is still an error."""
+    caplog.set_level(logging.INFO, logger="agents_core")
+    created = httpx.post(
+        f"{adapter}/v1/responses",
+        json={"model": kind.echo, "input": "hello"},
+        headers=headers(),
+        timeout=30,
+    )
+    assert created.status_code == 200, created.text
+    payload = {"jsonrpc": "2.0", "id": 7, "method": "GetTask", "params": {"id": "task-nope"}}
+    missing = httpx.post(
+        f"{adapter}/a2a/{kind.echo}",
+        json=payload,
+        headers={**headers(), "A2A-Version": "1.0"},
+        timeout=30,
+    )
+    assert missing.status_code == 200 and "error" in missing.json(), missing.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "agents_core.turns"]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("turn route=/v1/responses ") and "error=- " in lines[0]
+    assert lines[1].startswith("turn route=/a2a/{agent} ") and "http_status=200" in lines[1]
+    assert "error=- " not in lines[1] and "status=error" in lines[1]
+
+
 def test_tool_round_trip_is_two_traced_turns(
     recorded: Recorded, adapter: str, emulator: str, kind: Kind
 ) -> None:

@@ -61,8 +61,12 @@ ROUTES = {
     "list_models": "/v1/models",
     "get_model": "/v1/models/{model}",
     "file_content": "/v1/files/{file_id}/content",
+    "responses_create": "/v1/responses",
+    "responses_get": "/v1/responses/{response_id}",
+    "responses_cancel": "/v1/responses/{response_id}/cancel",
     "a2a_rpc": "/a2a/{agent}",
     "a2a_card": "/a2a/{agent}/.well-known/agent-card.json",
+    "a2a_root_card": "/.well-known/agent-card.json",
     "page": "/playground",
     "asset": "/playground/{asset}",
 }
@@ -70,7 +74,8 @@ ROUTES = {
 
 TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 """A W3C `traceparent` of version 00 with non-zero ids; anything else is not passed on."""
-TURN_ROUTES = frozenset({"/v1/chat/completions", "/a2a/{agent}"})
+A2A_ROUTE = "/a2a/{agent}"
+TURN_ROUTES = frozenset({"/v1/chat/completions", A2A_ROUTE})
 FINISH_REASONS = {
     "completed": "stop",
     "requires_action": "tool_calls",
@@ -214,8 +219,12 @@ def serve(
         turn.caller = CALLER.get()
         turn.request_id = response.headers.get("x-request-id", "")
         turn.http_status = response.status_code
-        if response.status_code >= 400:
-            turn.error_type = turn.error_type or _error_code(response)
+        if response.status_code >= 400 or turn.route == A2A_ROUTE:
+            # JSON-RPC errors travel on 200 too (A2A 1.0 blocking calls).
+            code = _error_code(response)
+            if code is None and response.status_code >= 400:
+                code = str(response.status_code)
+            turn.error_type = turn.error_type or code
         if isinstance(response, StreamingResponse):
             response.body_iterator = _watched(response.body_iterator, turn)
         else:
@@ -252,30 +261,39 @@ async def _watched(body: AsyncIterable[Any], turn: Turn) -> AsyncIterator[Any]:
             yield chunk
     finally:
         aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            token = TURN.set(turn)
-            try:
+        token = TURN.set(turn)
+        try:
+            if aclose is not None:
                 await aclose()
-            finally:
-                TURN.reset(token)
-        _finish(turn)
+        finally:
+            TURN.reset(token)
+            _finish(turn)
 
 
-def _error_code(response: Response) -> str:
-    """The error code of an OpenAI- or JSON-RPC-shaped error body, else the status."""
+def _error_code(response: Response) -> str | None:
+    """The error code of an OpenAI- or JSON-RPC-shaped error body, or None without one.
+
+    JSON-RPC's own codes are numbers; the adapter's code in `error.data.code`
+    is preferred when present.
+    """
     body = getattr(response, "body", b"")
+    if not isinstance(body, bytes) or b'"error"' not in body:
+        return None
     try:
-        error = json.loads(body).get("error") if body else None
+        error = json.loads(body).get("error")
     except (ValueError, AttributeError):
-        error = None
-    if isinstance(error, dict):
-        code = error.get("code")
-        data = error.get("data")
-        if isinstance(data, dict) and isinstance(data.get("code"), str):
-            code = data["code"]
-        if isinstance(code, str) and code:
-            return code
-    return str(response.status_code)
+        return None
+    if not isinstance(error, dict):
+        return None
+    code = error.get("code")
+    data = error.get("data")
+    if isinstance(data, dict) and isinstance(data.get("code"), str) and data["code"]:
+        return str(data["code"])
+    if isinstance(code, str) and code:
+        return code
+    if isinstance(code, int) and not isinstance(code, bool):
+        return str(code)
+    return None
 
 
 def _finish(turn: Turn) -> None:
