@@ -18,13 +18,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
 import math
 import os
 import re
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterable, Mapping
 from typing import Any, Self, TypeVar
 
 import anyio
@@ -428,6 +429,16 @@ class EventStream(StreamingResponse):
     ) -> None:
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self.deadline = deadline
+        self._started = False
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        self._started = True
+        async for chunk in self.body_iterator:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -445,8 +456,20 @@ class EventStream(StreamingResponse):
             await self._close_body()
 
     async def _close_body(self) -> None:
-        """Close the body (its run is cancelled there), shielded from the server's cancellation."""
-        closing = getattr(self.body_iterator, "aclose", None)
-        if closing is not None:
-            with anyio.CancelScope(shield=True):
+        """Close the body (its run is cancelled there), shielded from the server's cancellation.
+
+        A body never started (the caller left while the response's start was
+        waiting on a full socket) would close without running its cleanup, and
+        its run, already open upstream, would go on: it is started first and
+        cancelled at its first wait, which runs that cleanup.
+        """
+        body = self.body_iterator
+        with anyio.CancelScope(shield=True):
+            if not self._started and isinstance(body, AsyncGenerator):
+                self._started = True
+                with contextlib.suppress(Exception, StopAsyncIteration):
+                    async with asyncio.timeout(0):
+                        await anext(body)
+            closing = getattr(body, "aclose", None)
+            if closing is not None:
                 await closing()

@@ -141,3 +141,43 @@ def stops_reading(base: str, emulator: str, slow_runs: SlowRuns) -> None:
             while sock.recv(1 << 20) and time.monotonic() < until:
                 pass
         assert time.monotonic() < until, "the stream is still going"
+
+
+@pytest.mark.parametrize("started", [False, True])
+async def test_a_stream_left_before_its_first_frame_still_cleans_up(started: bool) -> None:
+    """The caller leaves while the response's start waits on a full socket (a paused write).
+
+    Closing a body generator that never started runs none of its code, so its
+    cleanup (closing the upstream stream, cancelling the run) would never run.
+    Only a socket the caller stopped reading pauses that write: driven here at
+    the ASGI level, where the pause can be held.
+    """
+    from agents_core.edge import EventStream
+
+    cleaned: list[str] = []
+
+    async def body() -> Any:
+        try:
+            yield b"data: first\n\n"
+            await asyncio.sleep(3600)
+        finally:
+            cleaned.append("run cancelled")
+
+    left = asyncio.Event()
+    written: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0.05)
+        left.set()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and not started:
+            await left.wait()  # the write is paused until the caller is gone
+            await asyncio.sleep(3600)
+        written.append(message.get("body", b""))
+
+    stream = EventStream(body(), deadline=60, headers={})
+    await asyncio.wait_for(stream({"type": "http"}, receive, send), timeout=10)
+    assert cleaned == ["run cancelled"]
+    assert written == ([] if not started else [b"", b"data: first\n\n"])
