@@ -37,7 +37,7 @@ from agents_core.config import (
     load_registry,
     load_settings,
 )
-from agents_core.errors import AdapterError
+from agents_core.errors import AdapterError, HostNotAllowed
 from agents_core.http import Handlers, create_app, error_response
 from agents_core.runtime import Runtime
 
@@ -336,7 +336,7 @@ class EmulatorGate:
             headers = Headers(scope=scope)
             error: AdapterError | None = None
             if self._loopback_only and not loopback_host(headers):
-                error = AdapterError("this server answers only to localhost names", status_code=403)
+                error = HostNotAllowed()
             elif self._callers.enabled and not hmac.compare_digest(
                 headers.get("authorization", "").encode(), self._token
             ):

@@ -131,6 +131,20 @@ class Unauthorized(AdapterError):
     default_code = "invalid_api_key"
 
 
+class HostNotAllowed(AdapterError):
+    """A `Host` this server does not answer to (open local mode: loopback names only)."""
+
+    status_code = 403
+    error_type = "permission_error"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this server runs without keys and answers only to localhost names; "
+            "use http://127.0.0.1 or set GATEWAY_API_KEYS",
+            code="host_not_allowed",
+        )
+
+
 class NotFound(AdapterError):
     status_code = 404
     error_type = "not_found_error"

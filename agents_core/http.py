@@ -31,7 +31,7 @@ from agents_core.edge import (
     while_connected,
 )
 from agents_core.edge import request_id as scope_request_id
-from agents_core.errors import REQUEST_ID, AdapterError, InvalidRequest, NotFound
+from agents_core.errors import REQUEST_ID, AdapterError, HostNotAllowed, InvalidRequest, NotFound
 from agents_core.foundry.transport import AgentClient
 from agents_core.ids import IdSigner
 from agents_core.openai.models import ModelCatalog, model_entry
@@ -189,12 +189,7 @@ class Handlers:
     async def _guard(self, request: Request, method: str) -> Response | None:
         """Host check and `OPTIONS`: a response to send instead of the handler's, or None."""
         if self.loopback_only and not loopback_host(request.headers):
-            raise AdapterError(
-                "this server runs without keys and answers only to localhost names; "
-                "use http://127.0.0.1 or set GATEWAY_API_KEYS",
-                code="host_not_allowed",
-                status_code=403,
-            )
+            raise HostNotAllowed()
         if request.method != "OPTIONS":
             return None
         preflight = self.edge[0].preflight(request, method)
@@ -594,16 +589,18 @@ def create_app(handlers: Handlers) -> Router:
             f"no route {request.method} {request.url.path}", code="route_not_found"
         )
         if handlers.loopback_only and not loopback_host(request.headers):
-            error = AdapterError("this server answers only to localhost names", status_code=403)
+            error = HostNotAllowed()
         elif status == 405:
             error = InvalidRequest(
                 f"method {request.method} is not allowed on {request.url.path}",
                 code="method_not_allowed",
                 status_code=405,
             )
-        response = error_response(error, scope_request_id(request.scope))
+        request_id = scope_request_id(request.scope)
+        response = error_response(error, request_id)
         if error.status_code == 405:
             response.headers["Allow"] = ", ".join(allowed)
+        log.info("%s %s -> %s (%s)", request.method, request.url.path, error.status_code, request_id)
         return response
 
     api, page = ("POST", "OPTIONS"), ("GET", "OPTIONS")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import resource
 import socket
@@ -98,7 +99,10 @@ def test_cors_refuses_other_origins_and_is_off_by_default(cors: str, emulated: s
     assert off.headers["x-request-id"].startswith("req_")
 
 
-def test_unknown_routes_and_wrong_methods_carry_a_real_request_id(emulated: str) -> None:
+def test_unknown_routes_and_wrong_methods_carry_a_real_request_id(
+    emulated: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agents_core")
     missing = httpx.get(f"{emulated}/v2/nothing")
     assert missing.status_code == 404
     error = missing.json()["error"]
@@ -111,6 +115,8 @@ def test_unknown_routes_and_wrong_methods_carry_a_real_request_id(emulated: str)
     assert wrong.headers["x-request-id"] == wrong.json()["error"]["request_id"]
     ids = {httpx.get(f"{emulated}/nothing").headers["x-request-id"] for _ in range(3)}
     assert len(ids) == 3
+    access = [r.getMessage() for r in caplog.records if r.name == "agents_core.http"]
+    assert f"GET /v2/nothing -> 404 ({error['request_id']})" in access  # logged like any request
 
 
 def test_default_body_limit_accepts_a_large_photo(emulated: str) -> None:

@@ -276,6 +276,10 @@ def test_open_loopback_server_answers_only_loopback_host_names(open_loopback: st
         )
         assert rebound.status_code == 403, host
         assert rebound.json()["error"]["code"] == "host_not_allowed"
+        assert rebound.json()["error"]["type"] == "permission_error"
+        unknown = httpx.get(f"{open_loopback}/v1/nothing", headers={"Host": host})
+        assert unknown.status_code == 403
+        assert unknown.json()["error"]["message"] == rebound.json()["error"]["message"]
         rpc = httpx.post(
             f"{open_loopback}/a2a/echo",
             json={"jsonrpc": "2.0", "id": 1, "method": "GetTask"},
