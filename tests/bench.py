@@ -77,6 +77,7 @@ class Bench:
         self.adapter = f"http://127.0.0.1:{self.adapter_port}"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.rest_rss = 0.0
+        self.adapter_env: dict[str, str] = {}
         self.floor = ""
 
     def start(self) -> float:
@@ -113,6 +114,7 @@ class Bench:
         )
         env = {**os.environ, "AGENTS_CONFIG": str(config)}
         env.pop("AZURE_AI_PROJECT_ENDPOINT", None)
+        self.adapter_env = env
         spawned = time.perf_counter()
         self.processes.append(
             subprocess.Popen(
@@ -272,36 +274,56 @@ class Bench:
         return statistics.median(adapter), statistics.median(bare_ms)
 
     async def scale(self, http: httpx.AsyncClient, streams: int) -> list[tuple[str, str]]:
-        """`streams` concurrent streams through one worker; memory per open, mostly idle stream.
+        """`streams` concurrent streams through one fresh worker; memory per open stream.
 
-        Runs last 8 s (a delta every 1.3 s). The streams open in two halves, the
-        second while the first is open: memory per stream is the RSS growth from
-        the first half to both, over the second half. That is the cost of one
-        more open stream once the allocator is warm; the RSS at rest from the
-        start would count the heap the earlier phases left behind.
+        A second adapter process serves this phase, so no heap left by earlier
+        phases is reused. Runs last 8 s (a delta every 1.3 s). The streams open
+        in two halves, the second while the first is open: memory per stream is
+        the RSS growth from the first half to both, over the second half.
         """
-        await self.settings(http, run_ms=8000)
-        half = streams // 2
-        started = time.perf_counter()
-        tasks = [asyncio.create_task(self.adapter_stream(http)) for _ in range(half)]
-        await asyncio.sleep(2.0)  # the first half open, its runs going
-        first = rss_mb(self.adapter_pid)
-        tasks += [asyncio.create_task(self.adapter_stream(http)) for _ in range(streams - half)]
-        await asyncio.sleep(2.0)
-        both = rss_mb(self.adapter_pid)
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        elapsed = time.perf_counter() - started
-        await self.settings(http, run_ms=self.run_ms)
+        port = free_port()
+        fresh = await asyncio.to_thread(
+            subprocess.Popen,
+            [sys.executable, "-m", "agents_core", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=self.adapter_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        adapter = f"http://127.0.0.1:{port}"
+        try:
+            await asyncio.to_thread(wait_until_up, f"{adapter}/v1/models")
+            for _ in range(3):
+                await self.adapter_stream(http, adapter)
+            await self.settings(http, run_ms=8000)
+            half = streams // 2
+            started = time.perf_counter()
+            tasks = [asyncio.create_task(self.adapter_stream(http, adapter)) for _ in range(half)]
+            await asyncio.sleep(2.0)  # the first half open, its runs going
+            first = rss_mb(fresh.pid)
+            tasks += [
+                asyncio.create_task(self.adapter_stream(http, adapter))
+                for _ in range(streams - half)
+            ]
+            await asyncio.sleep(2.0)
+            both = rss_mb(fresh.pid)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            elapsed = time.perf_counter() - started
+        finally:
+            fresh.terminate()
+            await self.settings(http, run_ms=self.run_ms)
         errors = [r for r in results if isinstance(r, BaseException)]
         totals = [r[1] for r in results if not isinstance(r, BaseException)]
         p99 = f"{percentile(totals, 0.99) * 1000:.0f}" if totals else "-"
         return [
             (
-                f"{streams} concurrent streams, 8 s runs: errors, p99 (ms), wall (s)",
+                f"{streams} concurrent streams, 8 s runs, one fresh worker: "
+                "errors, p99 (ms), wall (s)",
                 f"{len(errors)} errors, p99 {p99}, {elapsed:.1f}",
             ),
             (
-                f"RSS per open stream, {half} more while {half} are open (KB; target ≤ 20)",
+                f"RSS per open stream, {streams - half} more while {half} are open "
+                "(KB; target ≤ 20)",
                 f"{(both - first) * 1024 / (streams - half):.1f}",
             ),
         ]
@@ -353,13 +375,15 @@ class Bench:
         rows.append(("upstream requests / turn: classic, streamed", str(await self.counts(http))))
         return rows
 
-    async def adapter_stream(self, http: httpx.AsyncClient) -> tuple[float, float]:
+    async def adapter_stream(
+        self, http: httpx.AsyncClient, adapter: str = ""
+    ) -> tuple[float, float]:
         """(time to first content token, total) for one streamed completion."""
         started = time.perf_counter()
         first = 0.0
         body = {"model": "echo", "stream": True, "messages": USER}
         async with http.stream(
-            "POST", f"{self.adapter}/v1/chat/completions", json=body
+            "POST", f"{adapter or self.adapter}/v1/chat/completions", json=body
         ) as response:
             response.raise_for_status()
             async for line in response.aiter_lines():
