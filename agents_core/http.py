@@ -600,7 +600,9 @@ def create_app(handlers: Handlers) -> Router:
         response = error_response(error, request_id)
         if error.status_code == 405:
             response.headers["Allow"] = ", ".join(allowed)
-        log.info("%s %s -> %s (%s)", request.method, request.url.path, error.status_code, request_id)
+        log.info(
+            "%s %s -> %s (%s)", request.method, request.url.path, error.status_code, request_id
+        )
         return response
 
     api, page = ("POST", "OPTIONS"), ("GET", "OPTIONS")
