@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -297,16 +298,34 @@ class Bench:
                 await self.adapter_stream(http, adapter)
             await self.settings(http, run_ms=8000)
             half = streams // 2
+            opened = [0]
+            reached = {half: asyncio.Event(), streams: asyncio.Event()}
+
+            async def stream() -> tuple[float, float]:
+                started = time.perf_counter()
+                body = {"model": "echo", "stream": True, "messages": USER}
+                url = f"{adapter}/v1/chat/completions"
+                async with http.stream("POST", url, json=body) as response:
+                    response.raise_for_status()
+                    opened[0] += 1
+                    if opened[0] in reached:
+                        reached[opened[0]].set()
+                    async for _ in response.aiter_raw():
+                        pass
+                return 0.0, time.perf_counter() - started
+
+            async def open_until(count: int) -> float:
+                """RSS (MB) once `count` streams have their headers (and half a second more)."""
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reached[count].wait(), 30)
+                await asyncio.sleep(0.5)
+                return rss_mb(fresh.pid)
+
             started = time.perf_counter()
-            tasks = [asyncio.create_task(self.adapter_stream(http, adapter)) for _ in range(half)]
-            await asyncio.sleep(2.0)  # the first half open, its runs going
-            first = rss_mb(fresh.pid)
-            tasks += [
-                asyncio.create_task(self.adapter_stream(http, adapter))
-                for _ in range(streams - half)
-            ]
-            await asyncio.sleep(2.0)
-            both = rss_mb(fresh.pid)
+            tasks = [asyncio.create_task(stream()) for _ in range(half)]
+            first = await open_until(half)
+            tasks += [asyncio.create_task(stream()) for _ in range(streams - half)]
+            both = await open_until(streams)
             results = await asyncio.gather(*tasks, return_exceptions=True)
             elapsed = time.perf_counter() - started
         finally:
