@@ -9,10 +9,13 @@ paths and one regular expression per templated path, then the handler's
 method 405 (with `Allow`), both in OpenAI's error shape.
 
 Starlette's application stack (error and exception middleware, a router
-trying every route's pattern, a wrapper per call and per `send`) cost about
-0.4 ms of CPU per completion, a tenth of the adapter's own work; this
-module is the part of it the adapter uses. The Functions host routes by
-itself (`function_app.py`), so this serves `serve` and the tests.
+trying every route's pattern, a wrapper per call and per `send`) did more
+than that on every request and every `send` (the adapter's handlers behind
+a raw ASGI app measured 2.9 against 3.35 ms of CPU per completion in one
+run; with the upstream and disconnect changes of the same release,
+0.13-0.3 ms less in interleaved runs, `tests/bench_ab.py`); this module is
+the part of it the adapter uses. The Functions host routes by itself
+(`function_app.py`), so this serves `serve` and the tests.
 """
 
 from __future__ import annotations
