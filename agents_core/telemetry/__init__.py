@@ -21,7 +21,6 @@ Hooks, each one call from the module that knows the fact:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -34,6 +33,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from agents_core import json_codec
 from agents_core.auth import CALLER
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ def _error_code(response: Response) -> str | None:
     if not isinstance(body, bytes) or b'"error"' not in body:
         return None
     try:
-        error = json.loads(body).get("error")
+        error = json_codec.loads(body).get("error")
     except (ValueError, AttributeError):
         return None
     if not isinstance(error, dict):
